@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# `npm test`: set up what is missing, then run every test: host (cargo test), browser (wasm-bindgen-test
+# in headless Chromium against a devserver started here) and end-to-end (Playwright). Stops every process
+# it started, also on failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/devserver.sh
+trap devserver_stop_all EXIT
+trap 'exit 130' INT TERM
+
+scripts/setup.sh --test
+
+echo "== host tests: cargo test --workspace" >&2
+PROPTEST_CASES="${PROPTEST_CASES:-2000}" cargo test --workspace
+
+echo "== building the devserver and the package" >&2
+cargo build -p devserver --quiet
+scripts/build.sh --dev
+
+# A second devserver with a small rate-limit window, for the 429 and limiter tests.
+devserver_start --rate-limit 3/1s
+PU_LIMITED_WEB_BASE=$PU_WEB_BASE
+export PU_LIMITED_WEB_BASE
+devserver_start
+echo "devserver ready: web $PU_WEB_BASE api $PU_API_BASE s3 $PU_S3_ENDPOINT (rate-limited one: $PU_LIMITED_WEB_BASE)" >&2
+
+export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-600}"
+echo "== browser tests: wasm-pack test --headless --chrome" >&2
+wasm-pack test --headless --chrome
+
+if compgen -G "tests/e2e/*.test.mjs" >/dev/null; then
+  echo "== end-to-end tests: node --test" >&2
+  node --test --test-concurrency=1 tests/e2e/
+fi
+echo "== all tests passed" >&2
