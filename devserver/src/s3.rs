@@ -1,0 +1,440 @@
+//! The S3-protocol listener: `s3s` + `s3s-fs` wrapped in the behaviour of a
+//! real S3 bucket that browsers depend on.
+//!
+//! The wrapper adds, in front of `s3s`:
+//! * bucket-style CORS (preflight answered here; every other response to an
+//!   allowed origin, errors included, carries `Access-Control-Allow-Origin`);
+//! * S3's refusal of a request that carries both query-string auth and an
+//!   `Authorization` header (`400 InvalidArgument`);
+//! * draining: the request body is always read to its end before a response
+//!   is sent, so a browser streaming a large body sees the `403` XML instead
+//!   of a connection reset; bodies are streamed through a bounded channel,
+//!   never buffered whole;
+//! * an `x-amz-request-id` on every response, also put in error XML.
+//!
+//! `s3s` itself checks SigV4 signatures (including the signed
+//! `Content-Type`) and presigned URL expiry (`AccessDenied`,
+//! "Request has expired").
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{
+    HeaderName, HeaderValue, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE,
+    ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, AUTHORIZATION, CONTENT_LENGTH,
+    CONTENT_TYPE, ORIGIN, VARY,
+};
+use http::{Method, Request, Response, StatusCode};
+use http_body::{Frame, SizeHint};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use tokio::sync::mpsc;
+
+use crate::stats::bump;
+use crate::util::{self, RespBody};
+use crate::App;
+
+/// Methods the bucket's CORS rule allows.
+pub const CORS_ALLOWED_METHODS: &str = "GET, PUT, HEAD";
+/// Headers the bucket's CORS rule exposes to scripts.
+pub const CORS_EXPOSE_HEADERS: &str = "ETag, x-amz-request-id";
+/// How long a browser may cache a preflight answer, in seconds.
+pub const CORS_MAX_AGE_SECS: u32 = 3000;
+/// The longest time spent draining an unwanted request body before the
+/// response is sent anyway.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
+/// S3's message for a request with two auth mechanisms.
+pub const ONE_AUTH_MESSAGE: &str =
+    "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, \
+     Signature query string parameter or the Authorization header should be specified";
+
+const X_AMZ_REQUEST_ID: HeaderName = HeaderName::from_static("x-amz-request-id");
+/// Error bodies larger than this are passed through without a `RequestId`.
+const MAX_ERROR_BODY: u64 = 64 * 1024;
+
+/// Answers one request to the store.
+pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<RespBody> {
+    let stats = &app.stats;
+    match *req.method() {
+        Method::PUT => {
+            bump(&stats.store_put);
+            if req.headers().contains_key(AUTHORIZATION) {
+                bump(&stats.store_put_with_authorization);
+            }
+        }
+        Method::OPTIONS => bump(&stats.store_options),
+        _ => bump(&stats.store_other),
+    }
+
+    let request_id = util::random_hex(8).to_ascii_uppercase();
+    let origin = req
+        .headers()
+        .get(ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let allowed_origin = origin
+        .as_deref()
+        .filter(|o| app.origins.allows(o))
+        .map(str::to_owned);
+
+    let mut resp = if req.method() == Method::OPTIONS {
+        preflight(
+            req,
+            origin.as_deref(),
+            allowed_origin.as_deref(),
+            &request_id,
+        )
+        .await
+    } else {
+        let mut resp = dispatch(&app, req, &request_id).await;
+        if let Some(o) = &allowed_origin {
+            add_cors(&mut resp, o);
+        }
+        resp
+    };
+    if !resp.headers().contains_key(X_AMZ_REQUEST_ID) {
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            resp.headers_mut().insert(X_AMZ_REQUEST_ID, v);
+        }
+    }
+    resp
+}
+
+/// The headers every non-preflight response to an allowed origin carries.
+fn add_cors(resp: &mut Response<RespBody>, origin: &str) {
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(origin) {
+        h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, v);
+    }
+    h.insert(
+        ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(CORS_EXPOSE_HEADERS),
+    );
+    h.append(VARY, HeaderValue::from_static("Origin"));
+}
+
+/// Answers a CORS preflight like an S3 bucket whose CORS configuration allows
+/// GET, PUT and HEAD with any header from the allowed origins.
+async fn preflight(
+    req: Request<Incoming>,
+    origin: Option<&str>,
+    allowed_origin: Option<&str>,
+    request_id: &str,
+) -> Response<RespBody> {
+    let requested_method = req
+        .headers()
+        .get(ACCESS_CONTROL_REQUEST_METHOD)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let requested_headers = req.headers().get(ACCESS_CONTROL_REQUEST_HEADERS).cloned();
+    drain(req.into_body()).await;
+
+    if origin.is_none() {
+        return error_xml(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "Insufficient information. Origin request header needed.",
+            request_id,
+        );
+    }
+    let method_ok = requested_method
+        .as_deref()
+        .is_some_and(|m| ["GET", "PUT", "HEAD"].contains(&m));
+    let Some(origin) = allowed_origin.filter(|_| method_ok) else {
+        return error_xml(
+            StatusCode::FORBIDDEN,
+            "AccessForbidden",
+            "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, \
+             request method / Access-Control-Request-Method or Access-Control-Request-Headers are not \
+             whitelisted by the resource's CORS spec.",
+            request_id,
+        );
+    };
+    let mut resp = Response::new(util::empty());
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(origin) {
+        h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, v);
+    }
+    h.insert(
+        ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static(CORS_ALLOWED_METHODS),
+    );
+    if let Some(v) = requested_headers {
+        h.insert(ACCESS_CONTROL_ALLOW_HEADERS, v);
+    }
+    h.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from(CORS_MAX_AGE_SECS));
+    h.insert(
+        ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(CORS_EXPOSE_HEADERS),
+    );
+    h.insert(
+        VARY,
+        HeaderValue::from_static(
+            "Origin, Access-Control-Request-Headers, Access-Control-Request-Method",
+        ),
+    );
+    resp
+}
+
+/// Escapes text for an XML element.
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// An S3 error response.
+fn error_xml(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    request_id: &str,
+) -> Response<RespBody> {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><RequestId>{}</RequestId></Error>",
+        xml_escape(code),
+        xml_escape(message),
+        xml_escape(request_id)
+    );
+    util::response(status, "application/xml", body)
+}
+
+/// True when the query string carries SigV4 (or V2) query auth.
+fn has_query_auth(query: Option<&str>) -> bool {
+    query.is_some_and(|q| {
+        q.split('&').any(|pair| {
+            let name = pair.split('=').next().unwrap_or("");
+            ["X-Amz-Signature", "X-Amz-Algorithm", "Signature"]
+                .iter()
+                .any(|n| name.eq_ignore_ascii_case(n))
+        })
+    })
+}
+
+/// Reads and discards a body to its end, for at most [`DRAIN_TIMEOUT`].
+async fn drain(mut body: Incoming) {
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        while let Some(frame) = body.frame().await {
+            if frame.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// A request body fed from a channel, so that the connection's real body can
+/// be drained by a separate task even after `s3s` has stopped reading.
+struct ChannelBody {
+    rx: mpsc::Receiver<io::Result<Bytes>>,
+    remaining: Option<u64>,
+}
+
+impl http_body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        match self.rx.poll_recv(cx) {
+            Poll::Ready(Some(Ok(data))) => {
+                if let Some(r) = &mut self.remaining {
+                    *r = r.saturating_sub(data.len() as u64);
+                }
+                Poll::Ready(Some(Ok(Frame::data(data))))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.remaining
+            .map_or_else(SizeHint::default, SizeHint::with_exact)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == Some(0)
+    }
+}
+
+/// Reads the connection's body to its end, forwarding it to `tx` while the
+/// receiver wants it and discarding the rest once the receiver is gone.
+async fn pump(mut body: Incoming, tx: mpsc::Sender<io::Result<Bytes>>) {
+    let mut tx = Some(tx);
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => {
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                if let Some(sender) = &tx {
+                    if sender.send(Ok(data)).await.is_err() {
+                        tx = None; // s3s is done with the body: discard from now on
+                    }
+                }
+            }
+            Err(e) => {
+                if let Some(sender) = &tx {
+                    let _ = sender.send(Err(io::Error::other(e))).await;
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// Passes a request to `s3s`, draining its body and completing error XML.
+async fn dispatch(app: &App, req: Request<Incoming>, request_id: &str) -> Response<RespBody> {
+    if has_query_auth(req.uri().query()) && req.headers().contains_key(AUTHORIZATION) {
+        drain(req.into_body()).await;
+        return error_xml(
+            StatusCode::BAD_REQUEST,
+            "InvalidArgument",
+            ONE_AUTH_MESSAGE,
+            request_id,
+        );
+    }
+
+    let (parts, incoming) = req.into_parts();
+    let remaining = http_body::Body::size_hint(&incoming).exact();
+    let (tx, rx) = mpsc::channel(8);
+    let pumping = tokio::spawn(pump(incoming, tx));
+    let body = s3s::Body::http_body_unsync(ChannelBody { rx, remaining });
+    let result = app.s3.call(Request::from_parts(parts, body)).await;
+
+    // The s3s request (and with it the receiver) is gone now: whatever s3s
+    // did not read is discarded by the pump. Wait for it so the client gets
+    // to send its whole body before it sees the answer.
+    let abort = pumping.abort_handle();
+    if tokio::time::timeout(DRAIN_TIMEOUT, pumping).await.is_err() {
+        abort.abort();
+    }
+
+    match result {
+        Ok(resp) => {
+            let resp = resp.map(UnsyncBoxBody::new);
+            if resp.status().is_client_error() || resp.status().is_server_error() {
+                with_request_id(resp, request_id).await
+            } else {
+                resp
+            }
+        }
+        Err(e) => error_xml(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            &format!("We encountered an internal error. Please try again. ({e:?})"),
+            request_id,
+        ),
+    }
+}
+
+/// The `<Code>` of an S3 error XML body.
+fn error_code(xml: &str) -> Option<&str> {
+    let start = xml.find("<Code>")? + "<Code>".len();
+    let len = xml[start..].find("</Code>")?;
+    Some(&xml[start..start + len])
+}
+
+/// Real S3's message for common error codes (s3s leaves some out).
+fn default_message(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "SignatureDoesNotMatch" => {
+            "The request signature we calculated does not match the signature you provided. \
+             Check your key and signing method."
+        }
+        "AccessDenied" => "Access Denied",
+        "NoSuchKey" => "The specified key does not exist.",
+        "NoSuchBucket" => "The specified bucket does not exist",
+        "InvalidAccessKeyId" | "NotSignedUp" => {
+            "The AWS Access Key Id you provided does not exist in our records."
+        }
+        "MethodNotAllowed" => "The specified method is not allowed against this resource.",
+        _ => return None,
+    })
+}
+
+/// Puts a default `<Message>` and a `<RequestId>` into an S3 error XML body that lacks one.
+async fn with_request_id(resp: Response<RespBody>, request_id: &str) -> Response<RespBody> {
+    let is_xml = resp
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("xml"));
+    let small = http_body::Body::size_hint(resp.body())
+        .upper()
+        .is_some_and(|n| n <= MAX_ERROR_BODY);
+    if !is_xml || !small {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let Ok(collected) = body.collect().await else {
+        return error_xml(
+            parts.status,
+            "InternalError",
+            "could not render the error",
+            request_id,
+        );
+    };
+    let bytes = collected.to_bytes();
+    let mut text = String::from_utf8_lossy(&bytes).into_owned();
+    if text.contains("</Error>") {
+        if !text.contains("<Message>") {
+            if let Some(msg) = error_code(&text).and_then(default_message) {
+                text = text.replacen("</Code>", &format!("</Code><Message>{msg}</Message>"), 1);
+            }
+        }
+        if !text.contains("<RequestId>") {
+            let id = format!("<RequestId>{}</RequestId></Error>", xml_escape(request_id));
+            text = text.replacen("</Error>", &id, 1);
+        }
+    }
+    let body = Bytes::from(text);
+    parts.headers.remove(CONTENT_LENGTH);
+    if let Ok(v) = HeaderValue::from_str(&body.len().to_string()) {
+        parts.headers.insert(CONTENT_LENGTH, v);
+    }
+    Response::from_parts(parts, util::full(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_auth_detection() {
+        assert!(has_query_auth(Some(
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=ab"
+        )));
+        assert!(has_query_auth(Some("a=1&x-amz-signature=ab")));
+        assert!(has_query_auth(Some(
+            "AWSAccessKeyId=a&Signature=b&Expires=1"
+        )));
+        assert!(!has_query_auth(Some("uploads")));
+        assert!(!has_query_auth(None));
+    }
+
+    #[test]
+    fn error_code_extraction() {
+        let xml = "<?xml version=\"1.0\"?><Error><Code>SignatureDoesNotMatch</Code></Error>";
+        assert_eq!(error_code(xml), Some("SignatureDoesNotMatch"));
+        assert_eq!(error_code("<Error></Error>"), None);
+        assert!(default_message("SignatureDoesNotMatch").is_some());
+    }
+
+    #[test]
+    fn error_xml_shape() {
+        let r = error_xml(StatusCode::BAD_REQUEST, "InvalidArgument", "a<b", "ID1");
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(r.headers()[CONTENT_TYPE], "application/xml");
+    }
+}
