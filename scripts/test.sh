@@ -18,7 +18,7 @@ cargo build -p devserver --quiet
 scripts/build.sh --dev
 
 # A second devserver with a small rate-limit window, for the 429 and limiter tests.
-devserver_start --rate-limit 3/1s
+devserver_start --rate-limit 10/1s
 PU_LIMITED_WEB_BASE=$PU_WEB_BASE
 export PU_LIMITED_WEB_BASE
 devserver_start
@@ -27,6 +27,8 @@ echo "devserver ready: web $PU_WEB_BASE api $PU_API_BASE s3 $PU_S3_ENDPOINT (rat
 export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-600}"
 echo "== browser tests: wasm-pack test --headless --chrome" >&2
 wasm-pack test --headless --chrome
+echo "== browser tests: wasm-pack test --headless --firefox" >&2
+wasm-pack test --headless --firefox
 
 if compgen -G "tests/e2e/*.test.mjs" >/dev/null; then
   echo "== end-to-end tests: node --test" >&2

@@ -1,3 +1,25 @@
-//! presigned-upload: upload a browser `File` straight to S3 through a presigned PUT URL.
+//! presigned-upload: upload a browser `File` straight to S3 through a presigned PUT URL, and
+//! run the Hexnode MDM file-management lifecycle (presign, verify, deploy, delete) around it.
+//!
+//! The JS surface lives in [`bindings`]; everything else is plain Rust. The modules `error`,
+//! `presigned`, `retry`, `s3_error`, `hexnode`, `limiter` and `input` use no browser API and
+//! are tested on the host with `cargo test`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod error;
+pub mod hexnode;
+pub mod input;
+pub mod limiter;
+pub mod presigned;
+pub mod retry;
+pub mod s3_error;
+
+mod api;
+mod batch;
+pub mod bindings;
+mod flow;
+mod opts;
+mod platform;
+mod source;
+mod transport;

@@ -133,6 +133,11 @@ async fn route(
     req: Request<Incoming>,
     allowed_origin: Option<&str>,
 ) -> Response<RespBody> {
+    // Preflights are answered for every path (as CORS middleware does), so that a browser can
+    // read the 404 of a wrong path instead of failing on CORS.
+    if req.method() == Method::OPTIONS {
+        return preflight(&req, allowed_origin, CORS_ALLOWED_METHODS);
+    }
     let endpoint = match req.uri().path() {
         PRESIGN_PATH => Endpoint::Presign,
         VERIFY_PATH => Endpoint::Verify,
@@ -140,9 +145,6 @@ async fn route(
         DEPLOY_PATH => Endpoint::Deploy,
         _ => return detail(StatusCode::NOT_FOUND, "Not found."),
     };
-    if req.method() == Method::OPTIONS {
-        return preflight(&req, allowed_origin, CORS_ALLOWED_METHODS);
-    }
     let stats = &app.stats;
     bump(match endpoint {
         Endpoint::Presign => &stats.api_presign,

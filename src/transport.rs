@@ -1,0 +1,222 @@
+//! The PUT itself, by `fetch` or by `XMLHttpRequest`. The body is the caller's `Blob`/`File`
+//! handed to the browser as it is: it is never read into wasm memory.
+
+use std::rc::Rc;
+
+use js_sys::Promise;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{AbortSignal, Blob, Headers, RequestCache, RequestCredentials, RequestInit, RequestMode, XmlHttpRequest};
+
+use crate::error::UploadError;
+use crate::platform::{self, AbortLink};
+
+/// How the PUT is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TransportKind {
+    /// `fetch`: no upload progress.
+    Fetch,
+    /// `XMLHttpRequest`: reports upload progress.
+    Xhr,
+}
+
+/// Picks the transport: `"auto"` (or nothing) uses XHR when progress is wanted and XHR exists.
+pub(crate) fn choose(requested: Option<&str>, wants_progress: bool) -> Result<TransportKind, UploadError> {
+    let xhr_exists = js_sys::Reflect::has(&js_sys::global(), &JsValue::from_str("XMLHttpRequest")).unwrap_or(false);
+    match requested.unwrap_or("auto") {
+        "auto" if wants_progress && xhr_exists => Ok(TransportKind::Xhr),
+        "auto" | "fetch" => Ok(TransportKind::Fetch),
+        "xhr" if xhr_exists => Ok(TransportKind::Xhr),
+        "xhr" => Err(UploadError::invalid_input("transport", "XMLHttpRequest does not exist here; use \"fetch\" or \"auto\"")),
+        _ => Err(UploadError::invalid_input("transport", "must be \"auto\", \"fetch\" or \"xhr\"")),
+    }
+}
+
+/// What came back from the store (any HTTP status).
+#[derive(Clone, Debug)]
+pub(crate) struct PutResponse {
+    pub status: u16,
+    pub etag: Option<String>,
+    pub request_id: Option<String>,
+    pub body: String,
+}
+
+/// Why no response could be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PutFailure {
+    /// The caller's signal fired.
+    Aborted,
+    /// The per-attempt timeout fired.
+    Timeout,
+    /// The browser reported a network error: a dropped connection, an unreachable host, or a
+    /// response hidden by CORS. The browser does not say which.
+    Failed,
+}
+
+/// One PUT attempt.
+pub(crate) struct PutRequest<'a> {
+    pub url: &'a str,
+    pub body: &'a Blob,
+    pub content_type: &'a str,
+    pub progress: Option<Rc<dyn Fn(f64)>>,
+    pub signal: Option<&'a AbortSignal>,
+    pub timeout_ms: u64,
+}
+
+/// Sends one PUT with the chosen transport.
+pub(crate) async fn put(kind: TransportKind, req: PutRequest<'_>) -> Result<PutResponse, PutFailure> {
+    if platform::is_aborted(req.signal) {
+        return Err(PutFailure::Aborted);
+    }
+    match kind {
+        TransportKind::Fetch => put_fetch(req).await,
+        TransportKind::Xhr => put_xhr(req).await,
+    }
+}
+
+async fn put_fetch(req: PutRequest<'_>) -> Result<PutResponse, PutFailure> {
+    let link = AbortLink::new(req.signal, req.timeout_ms).map_err(|_| PutFailure::Failed)?;
+    let headers = Headers::new().map_err(|_| PutFailure::Failed)?;
+    headers.set("Content-Type", req.content_type).map_err(|_| PutFailure::Failed)?;
+    let init = RequestInit::new();
+    init.set_method("PUT");
+    init.set_body(req.body);
+    init.set_headers(&headers);
+    init.set_mode(RequestMode::Cors);
+    init.set_credentials(RequestCredentials::Omit);
+    init.set_cache(RequestCache::NoStore);
+    init.set_signal(Some(&link.signal()));
+    let request = web_sys::Request::new_with_str_and_init(req.url, &init).map_err(|_| PutFailure::Failed)?;
+    let failure = |link: &AbortLink| {
+        if link.user_aborted() {
+            PutFailure::Aborted
+        } else if link.fired() {
+            PutFailure::Timeout
+        } else {
+            PutFailure::Failed
+        }
+    };
+    let resp = match wasm_bindgen_futures::JsFuture::from(platform::global_fetch(&request)).await {
+        Ok(r) => r,
+        Err(_) => return Err(failure(&link)),
+    };
+    let resp: web_sys::Response = resp.dyn_into().map_err(|_| PutFailure::Failed)?;
+    let status = resp.status();
+    let h = resp.headers();
+    let etag = h.get("ETag").ok().flatten();
+    let request_id = h.get("x-amz-request-id").ok().flatten();
+    let body = if (200..300).contains(&status) {
+        String::new()
+    } else {
+        match resp.text() {
+            Ok(p) => match wasm_bindgen_futures::JsFuture::from(p).await {
+                Ok(t) => t.as_string().unwrap_or_default(),
+                Err(_) if link.fired() => return Err(failure(&link)),
+                Err(_) => String::new(),
+            },
+            Err(_) => String::new(),
+        }
+    };
+    if let Some(p) = &req.progress {
+        if (200..300).contains(&status) {
+            p(req.body.size());
+        }
+    }
+    Ok(PutResponse { status, etag, request_id, body })
+}
+
+/// Aborts the XHR and unhooks its handlers when dropped.
+struct XhrGuard {
+    xhr: XmlHttpRequest,
+    done: bool,
+    _progress: Option<Closure<dyn FnMut(web_sys::ProgressEvent)>>,
+}
+
+impl Drop for XhrGuard {
+    fn drop(&mut self) {
+        self.xhr.set_onload(None);
+        self.xhr.set_onerror(None);
+        self.xhr.set_onabort(None);
+        self.xhr.set_ontimeout(None);
+        if let Ok(up) = self.xhr.upload() {
+            up.set_onprogress(None);
+        }
+        if !self.done {
+            let _ = self.xhr.abort();
+        }
+    }
+}
+
+async fn put_xhr(req: PutRequest<'_>) -> Result<PutResponse, PutFailure> {
+    let xhr = XmlHttpRequest::new().map_err(|_| PutFailure::Failed)?;
+    xhr.open_with_async("PUT", req.url, true).map_err(|_| PutFailure::Failed)?;
+    xhr.set_request_header("Content-Type", req.content_type).map_err(|_| PutFailure::Failed)?;
+    xhr.set_with_credentials(false);
+    if req.timeout_ms > 0 {
+        xhr.set_timeout(req.timeout_ms.min(u32::MAX as u64) as u32);
+    }
+    let progress = req.progress.clone().map(|p| {
+        Closure::<dyn FnMut(web_sys::ProgressEvent)>::new(move |e: web_sys::ProgressEvent| p(e.loaded()))
+    });
+    if let (Some(cb), Ok(up)) = (progress.as_ref(), xhr.upload()) {
+        up.set_onprogress(Some(cb.as_ref().unchecked_ref()));
+    }
+    let mut guard = XhrGuard { xhr: xhr.clone(), done: false, _progress: progress };
+
+    let mut slot = None;
+    let promise = Promise::new(&mut |resolve, reject| slot = Some((resolve, reject)));
+    let Some((resolve, reject)) = slot else { return Err(PutFailure::Failed) };
+    xhr.set_onload(Some(&resolve));
+    xhr.set_onerror(Some(&reject));
+    xhr.set_onabort(Some(&reject));
+    xhr.set_ontimeout(Some(&reject));
+    xhr.send_with_opt_blob(Some(req.body)).map_err(|_| PutFailure::Failed)?;
+
+    let settled = match platform::race_abort(promise, req.signal).await {
+        Ok(r) => r,
+        Err(_) => return Err(PutFailure::Aborted),
+    };
+    guard.done = true;
+    if let Err(ev) = settled {
+        let kind = ev.dyn_ref::<web_sys::Event>().map(|e| e.type_()).unwrap_or_default();
+        return Err(match kind.as_str() {
+            "timeout" => PutFailure::Timeout,
+            "abort" => PutFailure::Aborted,
+            _ => PutFailure::Failed,
+        });
+    }
+    let status = xhr.status().unwrap_or(0);
+    if status == 0 {
+        return Err(PutFailure::Failed);
+    }
+    let header = |n: &str| xhr.get_response_header(n).ok().flatten();
+    let body = if (200..300).contains(&status) {
+        String::new()
+    } else {
+        xhr.response_text().ok().flatten().unwrap_or_default()
+    };
+    Ok(PutResponse { status, etag: header("ETag"), request_id: header("x-amz-request-id"), body })
+}
+
+/// After a bare network failure: can the URL's origin be reached at all? A `no-cors` request
+/// gets an opaque answer from any reachable server, so `true` means the server answered and the
+/// browser most likely hid the real response for lack of CORS headers.
+pub(crate) async fn origin_reachable(url: &str) -> bool {
+    let origin = match url.find("://") {
+        Some(i) => {
+            let rest = &url[i + 3..];
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            format!("{}{}/", &url[..i + 3], &rest[..end])
+        }
+        None => return false,
+    };
+    let Ok(link) = AbortLink::new(None, 5000) else { return false };
+    let init = RequestInit::new();
+    init.set_method("GET");
+    init.set_mode(RequestMode::NoCors);
+    init.set_credentials(RequestCredentials::Omit);
+    init.set_cache(RequestCache::NoStore);
+    init.set_signal(Some(&link.signal()));
+    let Ok(request) = web_sys::Request::new_with_str_and_init(&origin, &init) else { return false };
+    wasm_bindgen_futures::JsFuture::from(platform::global_fetch(&request)).await.is_ok()
+}
