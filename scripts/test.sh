@@ -11,7 +11,7 @@ trap 'exit 130' INT TERM
 scripts/setup.sh --test
 
 echo "== host tests: cargo test --workspace" >&2
-PROPTEST_CASES="${PROPTEST_CASES:-2000}" cargo test --workspace
+PROPTEST_CASES="${PROPTEST_CASES:-1000}" cargo test --workspace
 
 echo "== building the devserver and the package" >&2
 cargo build -p devserver --quiet

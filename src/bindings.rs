@@ -379,14 +379,16 @@ impl HexnodeClient {
 
     /// `POST /api/v1/filemanagement/generate-presigned-upload-url/`.
     #[wasm_bindgen(js_name = generatePresignedUploadUrl, unchecked_return_type = "Promise<PresignedUpload>")]
+    #[allow(non_snake_case)]
     pub fn generate_presigned_upload_url(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "string")] file_name: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "string | undefined")] content_type: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] fileName: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] contentType: Option<js_sys::JsString>,
     ) -> Promise {
         let core = self.core.clone();
+        let content_type: JsValue = contentType.map(Into::into).unwrap_or(JsValue::UNDEFINED);
         promise(async move {
-            let name = file_name.as_string().ok_or_else(|| UploadError::invalid_input("fileName", "must be a string"))?;
+            let name = fileName.as_string().ok_or_else(|| UploadError::invalid_input("fileName", "must be a string"))?;
             let name = input::resolve_file_name(Some(&name), None)?;
             let ct = if content_type.is_undefined() || content_type.is_null() {
                 None
@@ -401,10 +403,11 @@ impl HexnodeClient {
 
     /// Verify File Upload for `fileUuid` (at `verifyPath`); resolves with the API's JSON as `raw`.
     #[wasm_bindgen(js_name = verifyFileUpload, unchecked_return_type = "Promise<VerifyResult>")]
-    pub fn verify_file_upload(&self, #[wasm_bindgen(unchecked_param_type = "string")] file_uuid: JsValue) -> Promise {
+    #[allow(non_snake_case)]
+    pub fn verify_file_upload(&self, #[wasm_bindgen(unchecked_param_type = "string")] fileUuid: JsValue) -> Promise {
         let core = self.core.clone();
         promise(async move {
-            let uuid = file_uuid
+            let uuid = fileUuid
                 .as_string()
                 .filter(|s| !s.trim().is_empty())
                 .ok_or_else(|| UploadError::invalid_input("fileUuid", "must be a non-empty string"))?;
@@ -415,10 +418,11 @@ impl HexnodeClient {
 
     /// `POST /api/v1/filemanagement/delete-files/`; resolves with `{ message }`.
     #[wasm_bindgen(js_name = deleteFiles, unchecked_return_type = "Promise<{ message: string }>")]
-    pub fn delete_files(&self, #[wasm_bindgen(unchecked_param_type = "number[]")] file_ids: JsValue) -> Promise {
+    #[allow(non_snake_case)]
+    pub fn delete_files(&self, #[wasm_bindgen(unchecked_param_type = "number[]")] fileIds: JsValue) -> Promise {
         let core = self.core.clone();
         promise(async move {
-            let ids = hexnode::validate_file_ids("fileIds", &numbers_of(&file_ids, "fileIds")?)?;
+            let ids = hexnode::validate_file_ids("fileIds", &numbers_of(&fileIds, "fileIds")?)?;
             #[derive(serde::Serialize)]
             struct Body {
                 file_ids: Vec<u64>,
@@ -552,14 +556,15 @@ impl Uploader {
 /// `contentType` defaults to the File's type, else `application/octet-stream`, and must equal
 /// the one that was presigned.
 #[wasm_bindgen(js_name = putFile, unchecked_return_type = "Promise<PutResult>")]
+#[allow(non_snake_case)]
 pub fn put_file(
-    #[wasm_bindgen(unchecked_param_type = "string")] presigned_url: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string")] presignedUrl: JsValue,
     #[wasm_bindgen(unchecked_param_type = "File | Blob")] body: JsValue,
     opts: Option<PutFileOptions>,
 ) -> Promise {
     let opts: JsValue = opts.map(Into::into).unwrap_or(JsValue::UNDEFINED);
     promise(async move {
-        let url = presigned_url.as_string().ok_or_else(|| UploadError::invalid_input("presignedUrl", "must be a string"))?;
+        let url = presignedUrl.as_string().ok_or_else(|| UploadError::invalid_input("presignedUrl", "must be a string"))?;
         let o = Opts::new(&opts, "opts")?;
         let (blob, _) = read_body(&body)?;
         let content_type = input::resolve_content_type(o.string("contentType")?.as_deref(), &blob.type_())?;

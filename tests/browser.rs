@@ -70,7 +70,7 @@ fn global_num(name: &str) -> f64 {
 async fn presigned_url_from_the_api_accepts_a_put_of_a_file() {
     let (client, _) = client().await;
     let f = file(1000, "first.bin", "application/x-test");
-    let p = ok(client.generate_presigned_upload_url("first.bin".into(), "application/x-test".into())).await;
+    let p = ok(client.generate_presigned_upload_url("first.bin".into(), Some("application/x-test".into()))).await;
     assert_eq!(get_str(&p, "contentType"), "application/x-test");
     assert!(get_num(&p, "expiresAt") > now() + 170.0 * 60_000.0, "the URL lives 180 minutes");
     let url = get_str(&p, "presignedUrl");
@@ -121,7 +121,7 @@ async fn content_type_comes_from_option_then_file_type_then_octet_stream() {
 #[wasm_bindgen_test]
 async fn a_content_type_other_than_the_presigned_one_is_rejected_at_once() {
     let (client, _) = client().await;
-    let p = ok(client.generate_presigned_upload_url("x.txt".into(), "text/plain".into())).await;
+    let p = ok(client.generate_presigned_upload_url("x.txt".into(), Some("text/plain".into()))).await;
     let before = stat("store_put").await;
     let e = fails_with(
         put_file(get(&p, "presignedUrl"), blob(100, "text/plain").into(), Some(o(&[("contentType", "image/png".into())]).unchecked_into())),
@@ -373,7 +373,7 @@ async fn the_client_side_limiter_keeps_a_burst_under_the_api_limit() {
     let before = get_num(&stats_of(&c.web).await, "api_429");
     let t = now();
     for i in 0..25 {
-        ok(client.generate_presigned_upload_url(format!("burst{i}.txt").into(), JsValue::UNDEFINED)).await;
+        ok(client.generate_presigned_upload_url(format!("burst{i}.txt").into(), None)).await;
     }
     assert_eq!(get_num(&stats_of(&c.web).await, "api_429"), before, "the limiter kept every call under the server's limit");
     assert!(now() - t >= 2000.0, "25 calls at 10 per 1.1 s take over 2 s");
@@ -386,7 +386,7 @@ async fn a_429_is_waited_out_as_retry_after_says() {
     sleep_ms(1200).await;
     let before = get_num(&stats_of(&c.web).await, "api_429");
     for i in 0..15 {
-        ok(client.generate_presigned_upload_url(format!("r{i}.txt").into(), JsValue::UNDEFINED)).await;
+        ok(client.generate_presigned_upload_url(format!("r{i}.txt").into(), None)).await;
     }
     assert!(get_num(&stats_of(&c.web).await, "api_429") > before, "the server did throttle, and the client recovered");
 }
@@ -573,7 +573,7 @@ async fn errors_never_show_the_api_key_or_url_secrets() {
     }
     // A tampered URL: the signature and credential values never appear.
     let (client, _) = client().await;
-    let p = ok(client.generate_presigned_upload_url("s.txt".into(), "text/plain".into())).await;
+    let p = ok(client.generate_presigned_upload_url("s.txt".into(), Some("text/plain".into()))).await;
     let url = get_str(&p, "presignedUrl");
     let sig_at = url.find("X-Amz-Signature=").expect("a SigV4 URL") + "X-Amz-Signature=".len();
     let sig: String = url[sig_at..].chars().take_while(|c| *c != '&').collect();
