@@ -9,7 +9,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, Headers, RequestCache, RequestCredentials, RequestInit, RequestMode};
 
 use crate::error::{ErrorCode, UploadError};
-use crate::hexnode::{classify_api_failure, ApiOp};
+use crate::hexnode::{classify_failure, ApiOp, Server};
 use crate::limiter::RateLimiter;
 use crate::platform::{self, AbortLink};
 use crate::retry::{decide, Decision, RetryPolicy};
@@ -35,6 +35,8 @@ pub(crate) struct JsonPost<'a> {
     pub limiter: Option<&'a RefCell<RateLimiter>>,
     /// A value that must never appear in an error (the API key).
     pub secret: Option<&'a str>,
+    /// Who answers: shapes the advice in error messages.
+    pub server: Server,
 }
 
 fn what(op: ApiOp) -> &'static str {
@@ -134,7 +136,7 @@ pub(crate) async fn post_json(p: JsonPost<'_>) -> Result<ApiReply, UploadError> 
         let mut err = match send_once(&p, &body).await {
             Ok(r) if (200..300).contains(&r.status) => return parse_json(p.op, p.url, &r.text, p.secret),
             Ok(r) => {
-                let e = classify_api_failure(p.op, r.status, &r.text, r.retry_after.as_deref(), platform::now_ms());
+                let e = classify_failure(p.server, p.op, r.status, &r.text, r.retry_after.as_deref(), platform::now_ms());
                 if e.code == ErrorCode::RateLimited {
                     if let (Some(l), Some(ms)) = (p.limiter, e.retry_after_ms) {
                         l.borrow_mut().penalize(platform::now_ms(), ms);

@@ -429,6 +429,54 @@ pub fn classify_api_failure(
     retry_after_header: Option<&str>,
     now_ms: u64,
 ) -> UploadError {
+    classify_failure(Server::Hexnode, op, status, body, retry_after_header, now_ms)
+}
+
+/// Who answered a failed JSON call: the Hexnode API itself, or the app's own
+/// backend (whose 401 means the app's session, not an API key).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Server {
+    /// The Hexnode API, called with the API key.
+    Hexnode,
+    /// The app's backend endpoint (`Uploader`'s `presign`/`verify` URLs).
+    Backend,
+}
+
+/// Classifies a failed call to the app's backend: the same codes as
+/// [`classify_api_failure`], with advice about the backend instead of the
+/// API key.
+pub fn classify_backend_failure(
+    op: ApiOp,
+    status: u16,
+    body: &str,
+    retry_after_header: Option<&str>,
+    now_ms: u64,
+) -> UploadError {
+    classify_failure(Server::Backend, op, status, body, retry_after_header, now_ms)
+}
+
+/// The classification behind [`classify_api_failure`] and
+/// [`classify_backend_failure`].
+pub fn classify_failure(
+    server: Server,
+    op: ApiOp,
+    status: u16,
+    body: &str,
+    retry_after_header: Option<&str>,
+    now_ms: u64,
+) -> UploadError {
+    let (name, auth_advice, path_advice) = match server {
+        Server::Hexnode => (
+            "Hexnode",
+            "Check that apiKey is a valid API key of this portal.",
+            "Check the portal address (like https://acme.hexnodemdm.com) and the API path.",
+        ),
+        Server::Backend => (
+            "The backend",
+            "Check that the user is signed in to the app and that `headers`/`credentials` carry what the backend needs.",
+            "Check the `presign`/`verify` URLs given to Uploader.",
+        ),
+    };
     let said = server_said(body);
     let what = op.describe();
     let header_wait = retry_after_header.and_then(|h| parse_retry_after(h, now_ms));
@@ -440,11 +488,17 @@ pub fn classify_api_failure(
     let err = match status {
         401 => UploadError::new(
             ErrorCode::Unauthorized,
-            format!("Hexnode refused the API key (HTTP 401) while trying to {what}{said}. Check that apiKey is a valid API key of this portal."),
+            match server {
+                Server::Hexnode => format!("Hexnode refused the API key (HTTP 401) while trying to {what}{said}. {auth_advice}"),
+                Server::Backend => format!("The backend refused the request as unauthenticated (HTTP 401) while trying to {what}{said}. {auth_advice}"),
+            },
         ),
         403 => UploadError::new(
             ErrorCode::Forbidden,
-            format!("Hexnode did not allow the request to {what} (HTTP 403){said}. Check that the API key is right, enabled, and allowed to do this."),
+            match server {
+                Server::Hexnode => format!("Hexnode did not allow the request to {what} (HTTP 403){said}. Check that the API key is right, enabled, and allowed to do this."),
+                Server::Backend => format!("The backend did not allow the request to {what} (HTTP 403){said}."),
+            },
         ),
         429 => {
             let wait = header_wait.or_else(|| parse_throttle_message(body));
@@ -454,32 +508,32 @@ pub fn classify_api_failure(
             };
             UploadError::new(
                 ErrorCode::RateLimited,
-                format!("Hexnode is rate-limiting requests (HTTP 429) while trying to {what}{said}; {when}."),
+                format!("{name} is rate-limiting requests (HTTP 429) while trying to {what}{said}; {when}."),
             )
             .retryable(true)
             .with_retry_after_ms(wait)
         }
         408 | 500..=599 => UploadError::new(
             failed_code,
-            format!("Hexnode could not {what} (HTTP {status}){said}. This is usually temporary: try again in a moment."),
+            format!("{name} could not {what} (HTTP {status}){said}. This is usually temporary: try again in a moment."),
         )
         .retryable(true)
         .with_retry_after_ms(header_wait),
         400 if matches!(op, ApiOp::Delete | ApiOp::Deploy) => UploadError::new(
             ErrorCode::InvalidInput,
-            format!("Hexnode refused the request to {what} (HTTP 400){said}. Check the file ids, file path and targets."),
+            format!("{name} refused the request to {what} (HTTP 400){said}. Check the file ids, file path and targets."),
         ),
         404 => UploadError::new(
             failed_code,
-            format!("Hexnode could not {what} (HTTP 404){said}. Check the portal address (like https://acme.hexnodemdm.com) and the API path."),
+            format!("{name} could not {what} (HTTP 404){said}. {path_advice}"),
         ),
         400..=499 => UploadError::new(
             failed_code,
-            format!("Hexnode refused the request to {what} (HTTP {status}){said}."),
+            format!("{name} refused the request to {what} (HTTP {status}){said}."),
         ),
         _ => UploadError::new(
             ErrorCode::BadResponse,
-            format!("Hexnode answered HTTP {status} while trying to {what}, which is not a success this client understands{said}."),
+            format!("{name} answered HTTP {status} while trying to {what}, which is not a success this client understands{said}."),
         ),
     };
     err.with_status(status)
@@ -645,6 +699,20 @@ mod tests {
             file_name: name.map(String::from),
             file_uuid: uuid.map(String::from),
         }
+    }
+
+    #[test]
+    fn backend_failures_give_backend_advice_not_api_key_advice() {
+        let e = classify_backend_failure(ApiOp::Presign, 401, r#"{"detail":"session expired"}"#, None, 0);
+        assert_eq!(e.code, ErrorCode::Unauthorized);
+        assert!(e.message.contains("The backend"), "{}", e.message);
+        assert!(e.message.contains("session expired"));
+        assert!(!e.message.contains("apiKey"));
+        let e = classify_backend_failure(ApiOp::Verify, 404, "", None, 0);
+        assert_eq!(e.code, ErrorCode::VerifyFailed);
+        assert!(e.message.contains("Uploader"), "{}", e.message);
+        let e = classify_api_failure(ApiOp::Verify, 404, "", None, 0);
+        assert!(e.message.contains("portal address"), "{}", e.message);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use web_sys::{AbortSignal, RequestCredentials};
 
 use crate::api::{self, JsonPost};
 use crate::error::{ErrorCode, UploadError};
-use crate::hexnode::{self, ApiOp, Portal, Presigned, PresignJson};
+use crate::hexnode::{self, ApiOp, Portal, Presigned, PresignJson, Server};
 use crate::limiter::RateLimiter;
 use crate::platform;
 use crate::retry::RetryPolicy;
@@ -136,6 +136,7 @@ impl HexnodeCore {
             policy: self.retry,
             limiter: Some(&self.limiter),
             secret: Some(&self.api_key),
+            server: Server::Hexnode,
         })
         .await?;
         Ok(reply.json)
@@ -176,6 +177,7 @@ impl BackendCore {
             policy: self.retry,
             limiter: None,
             secret: None,
+            server: Server::Backend,
         }
     }
 
