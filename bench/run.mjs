@@ -1,0 +1,702 @@
+// `npm run bench` (through scripts/bench.sh, which builds everything and starts the devserver first).
+//
+// Drives headless Chromium on bench/page (served by the devserver, same origin as /pkg/) and compares,
+// on the same store with the same Files:
+//   raw fetch PUT (the floor) · putFile (fetch) · putFile (xhr + onProgress) · Uploader.upload
+//   (presign + PUT + verify) · Uppy 6 (@uppy/core + @uppy/aws-s3, signRequest, single PUT) · curl from the host.
+// Every figure is the median of interleaved runs (the order rotates each round, so drift and position
+// cancel); ratios are the medians of the per-round ratios.
+//
+// Environment (scripts/bench.sh sets all but the last four):
+//   PU_WEB_BASE          the devserver's web address (required)
+//   BENCH_STORE_DIR      the store's bucket directory; emptied between rounds of big files (optional)
+//   BENCH_WORK           a scratch directory (files for curl)
+//   BENCH_PKG_DIR        the package served at /pkg/ (web target), measured for size
+//   BENCH_BUNDLER_DIR    the bundler target (size only; optional)
+//   BENCH_UPPY_BUNDLE    the Uppy bundle served at /uppy.bundle.js
+//   BENCH_NAMED_WASM     the .wasm optimized like the package but with its name section (optional)
+//   BENCH_OUT_DIR        where results.json and RESULTS.md go (default bench/, quick: bench/out/quick)
+//   BENCH_QUICK=1        smoke: 1 MiB + 16 MiB, 3 runs, 50-file batch
+//   BENCH_RUNS=N         rounds per figure, at least 5 (default 7; 1 MiB and startup use 3×N; quick: 3)
+//   BENCH_STORE_ON       where the store keeps objects (for the report)
+//   BENCH_STRICT=1       exit 1 when a target is missed (default: only when a contender fails)
+//   PU_CHROMIUM          the browser (default /usr/bin/chromium)
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { codeByCrate, compressedSizes, fileSizes, parseWasm } from './wasm-size.mjs';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const MiB = 1024 * 1024;
+const KiB = 1024;
+const QUICK = process.env.BENCH_QUICK === '1';
+const RUNS = QUICK ? 3 : Math.max(5, Number(process.env.BENCH_RUNS || 7));
+const SIZES = QUICK ? [1 * MiB, 16 * MiB] : [1 * MiB, 64 * MiB, 512 * MiB];
+const BIG = SIZES[SIZES.length - 1]; // memory is measured during uploads of this size
+const BATCH_COUNT = QUICK ? 50 : 200;
+const BATCH_SIZE = 16 * KiB;
+const CONCURRENCY = 6;
+const STRICT = process.env.BENCH_STRICT === '1';
+
+const BASE = (process.env.PU_WEB_BASE || '').replace(/\/+$/, '');
+const abs = (p) => (p ? resolve(p) : '');
+const WORK = abs(process.env.BENCH_WORK || join(ROOT, 'bench/out/work'));
+const STORE_DIR = abs(process.env.BENCH_STORE_DIR);
+const PKG_DIR = abs(process.env.BENCH_PKG_DIR || join(ROOT, 'bench/out/pkg'));
+const BUNDLER_DIR = abs(process.env.BENCH_BUNDLER_DIR);
+const UPPY_BUNDLE = abs(process.env.BENCH_UPPY_BUNDLE || join(ROOT, 'bench/out/www/uppy.bundle.js'));
+const NAMED_WASM = abs(process.env.BENCH_NAMED_WASM);
+const OUT_DIR = abs(process.env.BENCH_OUT_DIR || (QUICK ? join(ROOT, 'bench/out/quick') : join(ROOT, 'bench')));
+const CHROMIUM = process.env.PU_CHROMIUM || '/usr/bin/chromium';
+
+const PAGE_CONTENDERS = ['raw', 'putFile-fetch', 'putFile-xhr', 'Uploader.upload', 'uppy'];
+const CONTENDERS = [...PAGE_CONTENDERS, 'curl'];
+const WHAT = {
+  raw: 'fetch PUT of the File (URL presigned before the clock starts)',
+  'putFile-fetch': 'putFile, transport "fetch" (URL presigned before)',
+  'putFile-xhr': 'putFile, transport "xhr" + onProgress (URL presigned before)',
+  'Uploader.upload': 'presign + PUT (fetch) + verify, through /backend/*',
+  uppy: 'Uppy 6 upload(): signRequest (presign) + XHR PUT, progress events',
+  curl: 'curl -T from the host (no browser): the server\'s ingest limit',
+};
+const BATCH_CONTENDERS = ['raw-pool', 'uploadAll', 'uploadAll+verify', 'uppy'];
+const BATCH_WHAT = {
+  'raw-pool': '6 async workers: presign + fetch PUT (the floor)',
+  uploadAll: 'Uploader.uploadAll, verify: false (presign + PUT, like Uppy)',
+  'uploadAll+verify': 'Uploader.uploadAll with verify (presign + PUT + verify)',
+  uppy: 'Uppy 6, limit: 6 (signRequest + PUT)',
+};
+
+const log = (...a) => console.error('[bench]', ...a);
+const median = (xs) => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (!s.length) return null;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+/** The q-quantile (0..1) with linear interpolation. */
+const quantile = (xs, q) => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (!s.length) return null;
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (pos - lo);
+};
+const min = (xs) => (xs.length ? Math.min(...xs) : null);
+const max = (xs) => (xs.length ? Math.max(...xs) : null);
+const rotate = (arr, k) => arr.map((_, i) => arr[(i + k) % arr.length]);
+const mib = (b) => b / MiB;
+const sizeLabel = (b) => (b >= MiB ? `${b / MiB} MiB` : `${b / KiB} KiB`);
+
+function withTimeout(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: timed out after ${Math.round(ms / 1000)} s`)), ms);
+    }),
+  ]);
+}
+
+// ------------------------------------------------------------------ the browser session
+
+const LAUNCH_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  // For the memory figures: exact performance.memory values, and gc() to start each run from a collected heap.
+  '--enable-precise-memory-info',
+  '--js-flags=--expose-gc',
+];
+
+class Session {
+  constructor(browser) {
+    this.browser = browser;
+    this.made = new Map(); // id → [fn, args] to re-make files after a page reset
+    this.pageErrors = [];
+  }
+  async open() {
+    this.context = await this.browser.newContext();
+    this.page = await this.context.newPage();
+    this.page.on('pageerror', (e) => this.pageErrors.push(String(e)));
+    this.page.on('console', (m) => {
+      if (m.type() === 'error') this.pageErrors.push(m.text());
+    });
+    await this.page.goto(`${BASE}/`);
+    await this.page.waitForFunction(() => window.benchLoaded === true, null, { timeout: 30_000 });
+    this.setupInfo = await withTimeout(this.page.evaluate(() => window.bench.setup()), 60_000, 'setup');
+    for (const [id, [fn, args]] of this.made) await this.page.evaluate(([f, a]) => window.bench[f](...a), [fn, args]);
+  }
+  async reset() {
+    log('resetting the page after a failure');
+    try {
+      await this.context.close();
+    } catch {}
+    await this.open();
+  }
+  async make(fn, ...args) {
+    const r = await withTimeout(this.page.evaluate(([f, a]) => window.bench[f](...a), [fn, args]), 120_000, fn);
+    this.made.set(args[0], [fn, args]);
+    return r;
+  }
+  async drop() {
+    this.made.clear();
+    await this.page.evaluate(() => window.bench.dropFiles());
+  }
+  /** One page call with a timeout; a timeout or a crash resets the page and counts as a failed run. */
+  async call(fn, args, timeoutMs) {
+    try {
+      return await withTimeout(this.page.evaluate(([f, a]) => window.bench[f](...a), [fn, args]), timeoutMs, `${fn}(${args[0]})`);
+    } catch (e) {
+      const error = String(e.message || e).split('\n')[0];
+      await this.reset();
+      return { ok: false, error, ms: null };
+    }
+  }
+}
+
+// ------------------------------------------------------------------ host side: presign, curl, store
+
+async function presignFromHost(name, type) {
+  const res = await fetch(`${BASE}/backend/presign`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ file_name: name, content_type: type }),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`/backend/presign answered HTTP ${res.status}: ${text.slice(0, 200)}`);
+  return JSON.parse(text);
+}
+
+function writeHostFile(size) {
+  const path = join(WORK, `curl-${size}.bin`);
+  if (existsSync(path) && statSync(path).size === size) return path;
+  mkdirSync(WORK, { recursive: true });
+  const chunk = Buffer.alloc(MiB);
+  for (let i = 0; i < MiB; i += 4) chunk.writeUInt32LE((Math.imul(i + 1, 2654435761) ^ size) >>> 0, i);
+  const fd = openSync(path, 'w');
+  try {
+    for (let left = size; left > 0; left -= MiB) writeSync(fd, chunk, 0, Math.min(left, MiB));
+  } finally {
+    closeSync(fd);
+  }
+  return path;
+}
+
+function curlRun(path, size, timeoutMs) {
+  return new Promise((resolveRun) => {
+    presignFromHost(`curl-${size}-${Date.now()}.bin`, 'application/octet-stream').then(
+      (p) => {
+        const args = ['-sS', '-o', '/dev/null', '-w', '%{http_code} %{time_total}', '-X', 'PUT', '-T', path,
+          '-H', 'Content-Type: application/octet-stream', '-H', 'Expect:', '--max-time', String(Math.ceil(timeoutMs / 1000)), p.presigned_url];
+        const child = spawn('curl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.stderr.on('data', (d) => (err += d));
+        child.on('error', (e) => resolveRun({ ok: false, error: `curl: ${e.message}`, ms: null }));
+        child.on('close', (code) => {
+          const [status, secs] = out.trim().split(' ');
+          if (code !== 0 || !/^2\d\d$/.test(status || '')) {
+            resolveRun({ ok: false, error: `curl exit ${code}, HTTP ${status}: ${err.trim().slice(0, 200)}`, ms: null });
+          } else {
+            resolveRun({ ok: true, ms: Number(secs) * 1000, bytes: size });
+          }
+        });
+      },
+      (e) => resolveRun({ ok: false, error: String(e.message || e), ms: null }),
+    );
+  });
+}
+
+/** Empties the store's bucket directory between rounds, so big runs do not fill the disk. */
+function cleanStore() {
+  if (!STORE_DIR || !existsSync(STORE_DIR)) return;
+  for (const name of readdirSync(STORE_DIR)) rmSync(join(STORE_DIR, name), { recursive: true, force: true });
+}
+
+// ------------------------------------------------------------------ measurements
+
+async function measureStartup(browser) {
+  const kinds = ['presigned-upload', 'presigned-upload-bytes', 'uppy'];
+  const runs = QUICK ? 3 : RUNS * 3;
+  const rows = Object.fromEntries(kinds.map((k) => [k, []]));
+  for (let r = 0; r < runs; r++) {
+    for (const kind of rotate(kinds, r)) {
+      const context = await browser.newContext(); // fresh: no HTTP cache, no code cache
+      try {
+        const page = await context.newPage();
+        await page.goto(`${BASE}/`);
+        await page.waitForFunction(() => window.benchLoaded === true, null, { timeout: 30_000 });
+        rows[kind].push(await withTimeout(page.evaluate((k) => window.bench.startup(k), kind), 60_000, `startup ${kind}`));
+      } catch (e) {
+        rows[kind].push({ error: String(e.message || e) });
+      } finally {
+        await context.close();
+      }
+    }
+  }
+  const out = {};
+  for (const k of kinds) {
+    const ok = rows[k].filter((x) => !x.error);
+    out[k] = {
+      runs: rows[k].length,
+      ok: ok.length,
+      importMs: median(ok.map((x) => x.importMs)),
+      initMs: median(ok.map((x) => x.initMs)),
+      totalMs: median(ok.map((x) => x.totalMs)),
+      totalMinMs: min(ok.map((x) => x.totalMs)),
+      totalMaxMs: max(ok.map((x) => x.totalMs)),
+      memoryBytes: ok[0]?.memoryBytes ?? null,
+      errors: rows[k].filter((x) => x.error).map((x) => x.error),
+    };
+  }
+  return out;
+}
+
+function summarize(results, names, timeKey = 'ms') {
+  // results: array of rounds, each { contender: result }
+  const out = {};
+  for (const c of names) {
+    const rs = results.map((round) => round[c]).filter(Boolean);
+    const ok = rs.filter((x) => x.ok);
+    out[c] = {
+      runs: rs.length,
+      ok: ok.length,
+      times: rs.map((x) => (x.ok ? x[timeKey] : null)),
+      medianMs: median(ok.map((x) => x[timeKey])),
+      minMs: min(ok.map((x) => x[timeKey])),
+      maxMs: max(ok.map((x) => x[timeKey])),
+      errors: [...new Set(rs.filter((x) => !x.ok).map((x) => x.error))],
+    };
+  }
+  return out;
+}
+
+/** Median over rounds of time(ref) / time(c): > 1 means c is faster than ref (a throughput ratio). */
+function pairedRatio(results, c, ref) {
+  const xs = [];
+  for (const round of results) {
+    const a = round[c];
+    const b = round[ref];
+    if (a?.ok && b?.ok && a.ms > 0) xs.push(b.ms / a.ms);
+  }
+  return { median: median(xs), p25: quantile(xs, 0.25), p75: quantile(xs, 0.75), min: min(xs), max: max(xs), pairs: xs.length };
+}
+
+async function measureThroughput(session) {
+  const out = [];
+  // A warm-up round (not recorded): first connections, preflights and JIT.
+  await session.make('makeFile', 'warm', MiB);
+  for (const c of PAGE_CONTENDERS) await session.call('run', [c, 'warm', 'warmup'], 60_000);
+  await session.drop();
+
+  for (const size of SIZES) {
+    const id = `f${size}`;
+    const runs = size <= MiB && !QUICK ? RUNS * 3 : RUNS;
+    log(`throughput ${sizeLabel(size)}: ${runs} rounds of ${CONTENDERS.join(', ')}`);
+    await session.make('makeFile', id, size);
+    const hostFile = writeHostFile(size);
+    const timeoutMs = 60_000 + mib(size) * 500;
+    const rounds = [];
+    for (let r = 0; r < runs; r++) {
+      const round = {};
+      for (const c of rotate(CONTENDERS, r)) {
+        round[c] = c === 'curl' ? await curlRun(hostFile, size, timeoutMs) : await session.call('run', [c, id, `r${r}`], timeoutMs);
+        if (!round[c].ok) log(`  ${c} round ${r + 1} failed: ${round[c].error}`);
+        // Delete the object at once, so no run pays for the previous one's bytes (page cache, write-back).
+        if (size >= 16 * MiB) cleanStore();
+      }
+      rounds.push(round);
+      log(`  round ${r + 1}/${runs}: ` + CONTENDERS.map((c) => `${c} ${round[c].ok ? (mib(size) / (round[c].ms / 1000)).toFixed(0) + ' MiB/s' : 'FAILED'}`).join(', '));
+    }
+    await session.drop();
+    rmSync(hostFile, { force: true });
+    const s = summarize(rounds, CONTENDERS);
+    const contenders = {};
+    for (const c of CONTENDERS) {
+      contenders[c] = {
+        ...s[c],
+        what: WHAT[c],
+        mibps: s[c].medianMs ? mib(size) / (s[c].medianMs / 1000) : null,
+        mibpsMin: s[c].maxMs ? mib(size) / (s[c].maxMs / 1000) : null,
+        mibpsMax: s[c].minMs ? mib(size) / (s[c].minMs / 1000) : null,
+        vsRaw: pairedRatio(rounds, c, 'raw'),
+        vsUppy: pairedRatio(rounds, c, 'uppy'),
+        progressCalls: median(rounds.map((x) => x[c]?.progressCalls).filter((x) => x !== undefined)),
+      };
+    }
+    const memory = size === BIG ? memoryOf(rounds) : null;
+    out.push({ size, runs, contenders, memory });
+  }
+  return out;
+}
+
+function memoryOf(rounds) {
+  const out = {};
+  for (const c of PAGE_CONTENDERS) {
+    const ms = rounds.map((r) => r[c]).filter((x) => x?.ok && x.mem).map((x) => x.mem);
+    const wasmGrowth = ms.map((m) => (m.wasmPeak ?? 0) - (m.wasmBefore ?? 0));
+    const heapGrowth = ms.map((m) => m.heapPeak - m.heapBefore);
+    const heapKept = ms.map((m) => m.heapAfterGc - m.heapBefore);
+    out[c] = {
+      runs: ms.length,
+      wasmGrowthMedian: median(wasmGrowth),
+      wasmGrowthMax: max(wasmGrowth),
+      wasmBytesAfter: max(ms.map((m) => m.wasmAfterGc ?? 0)),
+      heapGrowthMedian: median(heapGrowth),
+      heapGrowthMax: max(heapGrowth),
+      heapKeptMedian: median(heapKept),
+    };
+  }
+  return out;
+}
+
+async function measureBatch(session) {
+  const id = 'batch';
+  const runs = RUNS;
+  log(`batch: ${BATCH_COUNT} files of ${sizeLabel(BATCH_SIZE)}, concurrency ${CONCURRENCY}, ${runs} rounds`);
+  await session.make('makeBatch', id, BATCH_COUNT, BATCH_SIZE);
+  const rounds = [];
+  for (let r = 0; r < runs; r++) {
+    const round = {};
+    for (const c of rotate(BATCH_CONTENDERS, r)) {
+      round[c] = await session.call('runBatch', [c, id, `b${r}`, CONCURRENCY], 180_000);
+      if (!round[c].ok) log(`  ${c} round ${r + 1} failed: ${round[c].error}`);
+    }
+    rounds.push(round);
+    cleanStore();
+    log(`  round ${r + 1}/${runs}: ` + BATCH_CONTENDERS.map((c) => `${c} ${round[c].ok ? round[c].ms.toFixed(0) + ' ms' : 'FAILED'}`).join(', '));
+  }
+  await session.drop();
+  const s = summarize(rounds, BATCH_CONTENDERS);
+  const contenders = {};
+  for (const c of BATCH_CONTENDERS) {
+    contenders[c] = {
+      ...s[c],
+      what: BATCH_WHAT[c],
+      filesPerSec: s[c].medianMs ? BATCH_COUNT / (s[c].medianMs / 1000) : null,
+      vsUppy: pairedRatio(rounds, c, 'uppy'),
+      vsRaw: pairedRatio(rounds, c, 'raw-pool'),
+    };
+  }
+  return { count: BATCH_COUNT, size: BATCH_SIZE, concurrency: CONCURRENCY, runs, contenders };
+}
+
+function esbuildMinify(entryText, name) {
+  const dir = join(WORK, 'minify');
+  mkdirSync(dir, { recursive: true });
+  const entry = join(dir, `${name}-entry.js`);
+  const outfile = join(dir, `${name}.min.js`);
+  writeFileSync(entry, entryText);
+  const r = spawnSync(join(ROOT, 'node_modules/.bin/esbuild'), [entry, '--bundle', '--format=esm', '--minify', `--outfile=${outfile}`, '--log-level=error'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`esbuild failed: ${r.stderr}`);
+  return readFileSync(outfile);
+}
+
+function measureSize() {
+  const wasmPath = join(PKG_DIR, 'presigned_upload_bg.wasm');
+  const gluePath = join(PKG_DIR, 'presigned_upload.js');
+  const wasmBuf = readFileSync(wasmPath);
+  const wasm = compressedSizes(wasmBuf);
+  const glue = fileSizes(gluePath);
+  const glueMin = compressedSizes(esbuildMinify(`export * from ${JSON.stringify(gluePath)};\nexport { default } from ${JSON.stringify(gluePath)};\n`, 'presigned-upload'));
+  const add = (a, b) => ({ raw: a.raw + b.raw, gzip: a.gzip + b.gzip, brotli: a.brotli + b.brotli });
+  const rows = {
+    wasm,
+    glue,
+    glueMin,
+    total: add(wasm, glue),
+    totalMin: add(wasm, glueMin),
+    uppy: fileSizes(UPPY_BUNDLE),
+  };
+  if (BUNDLER_DIR && existsSync(join(BUNDLER_DIR, 'presigned_upload_bg.js'))) {
+    const a = readFileSync(join(BUNDLER_DIR, 'presigned_upload.js'));
+    const b = readFileSync(join(BUNDLER_DIR, 'presigned_upload_bg.js'));
+    rows.bundlerGlue = compressedSizes(Buffer.concat([a, b]));
+  }
+  const sections = parseWasm(wasmBuf).sections;
+  let crates = null;
+  let cratesSource = null;
+  if (NAMED_WASM && existsSync(NAMED_WASM)) {
+    crates = codeByCrate(readFileSync(NAMED_WASM), 15);
+    cratesSource = 'the release .wasm run through wasm-bindgen and wasm-opt -Oz like the package, with -g to keep the name section';
+  }
+  let twiggy = null;
+  if (spawnSync('sh', ['-c', 'command -v twiggy'], { encoding: 'utf8' }).status === 0 && NAMED_WASM && existsSync(NAMED_WASM)) {
+    const t = spawnSync('twiggy', ['top', '-n', '15', NAMED_WASM], { encoding: 'utf8' });
+    if (t.status === 0) twiggy = t.stdout;
+  }
+  // A release build through wasm-opt has no "name" section; a dev build keeps it.
+  const devBuild = !!parseWasm(wasmBuf).names;
+  return { rows, sections, crates, cratesSource, twiggy, devBuild, wasmSha256: createHash('sha256').update(wasmBuf).digest('hex') };
+}
+
+// ------------------------------------------------------------------ targets and report
+
+const pct = (x) => `${(x * 100).toFixed(1)} %`;
+const fmtRatio = (x) => (x === null || x === undefined ? 'n/a' : `${x.toFixed(3)}×`);
+const fmtMs = (x) => (x === null || x === undefined ? 'n/a' : x >= 100 ? `${x.toFixed(0)} ms` : `${x.toFixed(1)} ms`);
+const fmtBytes = (b) => {
+  if (b === null || b === undefined || !Number.isFinite(b)) return 'n/a';
+  const a = Math.abs(b);
+  const sign = b < 0 ? '−' : '';
+  return a >= MiB ? `${sign}${(a / MiB).toFixed(2)} MiB` : a >= KiB ? `${sign}${(a / KiB).toFixed(1)} KiB` : `${sign}${a} B`;
+};
+const fmtKB = (b) => `${b.toLocaleString('en-US')} B (${(b / 1000).toFixed(1)} KB)`;
+
+function targets(res) {
+  const t = [];
+  // `r` is a pairedRatio: the verdict is on its median; the spread (middle half of the per-round
+  // ratios) says whether the verdict is beyond this machine's run-to-run noise.
+  const atLeast = (name, r, goal) => {
+    const measured = r?.median;
+    if (measured === null || measured === undefined) return t.push({ name, goal: `≥ ${goal.toFixed(2)}×`, measured: 'n/a', met: false, by: 'not measured' });
+    const met = measured >= goal;
+    const spread = r.p25 !== null ? ` (middle half of rounds ${r.p25.toFixed(2)}–${r.p75.toFixed(2)})` : '';
+    const noisy = r.p25 !== null && r.p25 < goal && goal <= r.p75 ? '; within the run-to-run spread' : '';
+    t.push({ name, goal: `≥ ${goal.toFixed(2)}×`, measured: `${fmtRatio(measured)}${spread}`, met, noisy: !!noisy,
+      by: met ? (noisy ? 'met, within the run-to-run spread' : '') : `missed by ${pct((goal - measured) / goal)} (${fmtRatio(measured)} vs ${goal.toFixed(2)}×)${noisy}` });
+  };
+  const bigSizes = res.throughput.filter((x) => x.size >= (QUICK ? 16 * MiB : 64 * MiB));
+  for (const s of bigSizes) {
+    for (const c of ['putFile-fetch', 'putFile-xhr']) {
+      atLeast(`throughput ${c}, ${sizeLabel(s.size)} vs raw`, s.contenders[c].vsRaw, 0.97);
+      atLeast(`throughput ${c}, ${sizeLabel(s.size)} vs Uppy`, s.contenders[c].vsUppy, 1.0);
+    }
+  }
+  const b = res.batch.contenders;
+  atLeast(`batch ${res.batch.count} × ${sizeLabel(res.batch.size)}: uploadAll (no verify) vs Uppy, Uppy's wall time / uploadAll's`, b.uploadAll.vsUppy, 1.0);
+  const mem = res.throughput.find((x) => x.size === BIG)?.memory;
+  if (mem) {
+    const worst = Math.max(...['putFile-fetch', 'putFile-xhr', 'Uploader.upload'].map((c) => mem[c].wasmGrowthMax ?? Infinity));
+    const goal = MiB;
+    t.push({
+      name: `wasm memory growth during one ${sizeLabel(BIG)} upload (worst of putFile fetch/xhr, Uploader.upload)`,
+      goal: '≤ 1 MiB',
+      measured: fmtBytes(worst),
+      met: worst <= goal,
+      by: worst <= goal ? '' : `missed by ${fmtBytes(worst - goal)}`,
+    });
+  }
+  const total = res.size.rows.total.gzip;
+  const goal = 60_000;
+  t.push({
+    name: 'size: .wasm + JS glue (web target, as shipped), gzip -9',
+    goal: '≤ 60 KB (60,000 B)',
+    measured: fmtKB(total),
+    met: total <= goal,
+    by: total <= goal ? '' : `missed by ${fmtKB(total - goal)} (${pct((total - goal) / goal)})`,
+  });
+  const totalMin = res.size.rows.totalMin.gzip;
+  t.push({
+    name: 'size: .wasm + JS glue minified by esbuild (as in an app bundle), gzip -9',
+    goal: '≤ 60 KB (60,000 B)',
+    measured: fmtKB(totalMin),
+    met: totalMin <= goal,
+    by: totalMin <= goal ? '' : `missed by ${fmtKB(totalMin - goal)} (${pct((totalMin - goal) / goal)})`,
+  });
+  return t;
+}
+
+function markdown(res) {
+  const L = [];
+  const m = res.meta;
+  L.push(`# Benchmark results${QUICK ? ' (QUICK smoke: not for quoting)' : ''}`, '');
+  L.push(`Made by \`npm run bench\` (scripts/bench.sh → bench/run.mjs) on ${m.date}.`, '');
+  L.push(`- Machine: ${m.nproc} CPUs (${m.cpu}), ${m.memGiB} GiB, ${m.os}; load average ${m.loadBefore.join(' / ')} before, ${m.loadAfter.join(' / ')} after`);
+  L.push(`- Browser: ${m.chromium} (headless), Node ${m.node}, curl ${m.curl}`);
+  L.push(`- Package: ${m.commit}; .wasm sha256 ${res.size.wasmSha256.slice(0, 16)}…; devserver release build, objects on ${m.storeOn}`);
+  L.push(`- Runs: ${RUNS} interleaved rounds per figure (1 MiB and startup: ${QUICK ? 3 : RUNS * 3}); the order of contenders rotates every round; figures are medians, ratios are medians of per-round ratios.`);
+  if (m.busy) L.push(`- ⚠ ${m.busy}`);
+  if (res.size.devBuild) L.push('- ⚠ the package measured is a dev build (dist/ was not rebuilt): its size and speed say nothing about the release package');
+  L.push('');
+
+  L.push('## Targets', '', '| target | goal | measured | status |', '|---|---|---|---|');
+  for (const t of res.targets) L.push(`| ${t.name} | ${t.goal} | ${t.measured} | ${t.met ? (t.by || 'met') : `**${t.by}**`} |`);
+  L.push('', 'Ratios are throughput ratios (> 1 = faster), the median of the per-round ratios; "middle half of rounds" is their 25th–75th percentile. When the goal lies inside it, the verdict could flip on a rerun.');
+  L.push('');
+
+  L.push('## Throughput', '');
+  L.push('MiB/s = file size / median time. "× raw" and "× Uppy" are throughput ratios (> 1 = faster), medians of the per-round ratios.', '');
+  for (const s of res.throughput) {
+    L.push(`### ${sizeLabel(s.size)} (${s.runs} rounds)`, '', '| contender | median | MiB/s (min–max) | × raw | × Uppy | ok | what is timed |', '|---|---|---|---|---|---|---|');
+    for (const c of CONTENDERS) {
+      const x = s.contenders[c];
+      const range = x.mibpsMin !== null ? ` (${x.mibpsMin.toFixed(0)}–${x.mibpsMax.toFixed(0)})` : '';
+      L.push(`| ${c} | ${fmtMs(x.medianMs)} | ${x.mibps !== null ? x.mibps.toFixed(1) : 'n/a'}${range} | ${fmtRatio(x.vsRaw.median)} | ${fmtRatio(x.vsUppy.median)} | ${x.ok}/${x.runs} | ${x.what} |`);
+    }
+    const errs = CONTENDERS.flatMap((c) => s.contenders[c].errors.map((e) => `${c}: ${e}`));
+    if (errs.length) L.push('', 'Failures: ' + errs.join('; '));
+    L.push('');
+  }
+
+  const b = res.batch;
+  L.push(`## Batch: ${b.count} files of ${sizeLabel(b.size)}, concurrency ${b.concurrency} (${b.runs} rounds)`, '');
+  L.push('| contender | median wall time (min–max) | files/s | × Uppy (Uppy time / this) | × raw pool | ok | what |', '|---|---|---|---|---|---|---|');
+  for (const c of BATCH_CONTENDERS) {
+    const x = b.contenders[c];
+    L.push(`| ${c} | ${fmtMs(x.medianMs)} (${fmtMs(x.minMs)}–${fmtMs(x.maxMs)}) | ${x.filesPerSec ? x.filesPerSec.toFixed(0) : 'n/a'} | ${fmtRatio(x.vsUppy.median)} | ${fmtRatio(x.vsRaw.median)} | ${x.ok}/${x.runs} | ${x.what} |`);
+  }
+  L.push('');
+
+  const mem = res.throughput.find((x) => x.size === BIG)?.memory;
+  if (mem) {
+    L.push(`## Memory during one ${sizeLabel(BIG)} upload`, '');
+    L.push(`Sampled every 20 ms and at the end of each run (after \`gc()\` before the run). wasm = \`memory.buffer.byteLength\` of the module's linear memory (${fmtBytes(res.wasmMemoryAtInit)} right after init); JS heap = \`performance.memory.usedJSHeapSize\` (precise).`, '');
+    L.push(`Over the whole session (every upload of every size and the batches), the linear memory went from ${fmtBytes(res.wasmMemoryAtInit)} to ${fmtBytes(res.wasmMemoryAtEnd)} (${fmtBytes(res.wasmMemoryAtEnd - res.wasmMemoryAtInit)}).`, '');
+    L.push('| contender | wasm growth, median (max) | wasm memory after | JS heap peak growth, median (max) | JS heap kept after gc, median |', '|---|---|---|---|---|');
+    for (const c of PAGE_CONTENDERS) {
+      const x = mem[c];
+      const wasmCell = c === 'raw' || c === 'uppy' ? '— (no wasm)' : `${fmtBytes(x.wasmGrowthMedian)} (${fmtBytes(x.wasmGrowthMax)})`;
+      const after = c === 'raw' || c === 'uppy' ? '—' : fmtBytes(x.wasmBytesAfter);
+      L.push(`| ${c} | ${wasmCell} | ${after} | ${fmtBytes(x.heapGrowthMedian)} (${fmtBytes(x.heapGrowthMax)}) | ${fmtBytes(x.heapKeptMedian)} |`);
+    }
+    L.push('');
+  }
+
+  const st = res.startup;
+  L.push('## Startup (fresh browser context per run: nothing cached)', '');
+  L.push('| what | median total (min–max) | import | init / construct | runs |', '|---|---|---|---|---|');
+  const stRow = (label, x) => L.push(`| ${label} | ${fmtMs(x.totalMs)} (${fmtMs(x.totalMinMs)}–${fmtMs(x.totalMaxMs)}) | ${fmtMs(x.importMs)} | ${fmtMs(x.initMs)} | ${x.ok}/${x.runs} |`);
+  stRow('presigned-upload: import glue + `init()` from the .wasm URL (fetch + compile + instantiate)', st['presigned-upload']);
+  stRow('presigned-upload: `init()` from bytes already fetched (compile + instantiate)', st['presigned-upload-bytes']);
+  stRow('Uppy: import the bundle + `new Uppy().use(AwsS3)`', st.uppy);
+  L.push('');
+
+  const z = res.size.rows;
+  L.push('## Size', '', 'gzip at level 9 and brotli at quality 11, both with node\'s zlib. KB = 1000 bytes.', '');
+  L.push('| file | raw | gzip -9 | brotli |', '|---|---|---|---|');
+  const zr = (label, x) => L.push(`| ${label} | ${x.raw.toLocaleString('en-US')} | ${x.gzip.toLocaleString('en-US')} | ${x.brotli.toLocaleString('en-US')} |`);
+  zr('presigned_upload_bg.wasm', z.wasm);
+  zr('presigned_upload.js (web glue, as shipped)', z.glue);
+  zr('web glue minified by esbuild', z.glueMin);
+  if (z.bundlerGlue) zr('bundler glue (presigned_upload.js + _bg.js, as shipped)', z.bundlerGlue);
+  zr('**.wasm + glue (as shipped)**', z.total);
+  zr('**.wasm + glue (minified)**', z.totalMin);
+  zr('**Uppy: @uppy/core + @uppy/aws-s3, esbuild --bundle --minify**', z.uppy);
+  L.push('', `Ratio to Uppy (gzip): ${(z.total.gzip / z.uppy.gzip).toFixed(2)}× as shipped, ${(z.totalMin.gzip / z.uppy.gzip).toFixed(2)}× minified.`, '');
+
+  L.push('### What the .wasm is made of', '', 'Sections of the shipped .wasm:', '', '| section | bytes |', '|---|---|');
+  for (const s of res.size.sections) L.push(`| ${s.name} | ${s.size.toLocaleString('en-US')} |`);
+  L.push('');
+  const cr = res.size.crates;
+  if (cr) {
+    L.push(`Code bytes per crate, from ${res.size.cratesSource} (function bodies attributed by their demangled name; generic code counts for the crate that defines it; approximate):`, '');
+    L.push('| crate | code bytes | share |', '|---|---|---|');
+    for (const x of cr.byCrate) L.push(`| ${x.crate} | ${x.bytes.toLocaleString('en-US')} | ${pct(x.share)} |`);
+    L.push('', 'Largest functions:', '', '| function | bytes |', '|---|---|');
+    for (const f of cr.topFunctions) L.push(`| \`${f.name.replace(/\|/g, '\\|')}\` | ${f.size.toLocaleString('en-US')} |`);
+    L.push('');
+  }
+  if (res.size.twiggy) L.push('`twiggy top -n 15`:', '', '```', res.size.twiggy.trimEnd(), '```', '');
+
+  L.push('## How to read and rerun', '');
+  L.push('- `npm run bench` (full, about 5 minutes once built) rewrites bench/results.json and this file; `BENCH_QUICK=1 npm run bench` is a smoke (1 MiB + 16 MiB, 3 runs, 50-file batch) written to bench/out/quick/.');
+  L.push('- Blobs are built in the page from 1 MiB of pseudo-random bytes; every contender uploads the same File to the same devserver store (s3s-fs, SigV4 checked; on a RAM disk when /dev/shm has room). Objects of 16 MiB and more are deleted right after each run.');
+  L.push('- raw and putFile get their URL from /backend/presign before the clock starts; Uploader.upload and Uppy presign inside the timed call (Uploader.upload also verifies). curl runs on the host against the same store: it is the server\'s own ingest limit, not a browser figure.');
+  L.push('- Absolute numbers depend on the machine and its load; the ratios are what the targets are about.');
+  L.push('');
+  return L.join('\n');
+}
+
+// ------------------------------------------------------------------ main
+
+function loadavg() {
+  return os.loadavg().map((x) => x.toFixed(2));
+}
+
+async function main() {
+  if (!BASE) throw new Error('PU_WEB_BASE is not set: run `npm run bench` (scripts/bench.sh starts the devserver)');
+  if (!existsSync(UPPY_BUNDLE)) throw new Error(`no Uppy bundle at ${UPPY_BUNDLE}: run through scripts/bench.sh`);
+  mkdirSync(WORK, { recursive: true });
+  mkdirSync(OUT_DIR, { recursive: true });
+  const t0 = Date.now();
+  const loadBefore = loadavg();
+  const size = measureSize();
+  log(`size: wasm ${size.rows.wasm.raw} B (gzip ${size.rows.wasm.gzip}), glue ${size.rows.glue.raw} B (gzip ${size.rows.glue.gzip}), Uppy ${size.rows.uppy.raw} B (gzip ${size.rows.uppy.gzip})`);
+
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
+  let res;
+  try {
+    const chromiumVersion = browser.version();
+    log(`Chromium ${chromiumVersion}; ${QUICK ? 'QUICK' : 'full'} run, ${RUNS} rounds per figure`);
+    log('startup');
+    const startup = await measureStartup(browser);
+    const session = new Session(browser);
+    await session.open();
+    if (!session.setupInfo.preciseMemory) log('warning: performance.memory is missing: no JS heap figures');
+    const wasmMemoryAtInit = session.setupInfo.wasmMemoryBytes;
+    const throughput = await measureThroughput(session);
+    const batch = await measureBatch(session);
+    const wasmMemoryAtEnd = (await session.page.evaluate(() => window.bench.memoryNow())).wasmMemoryBytes;
+    const curlVersion = (spawnSync('curl', ['--version'], { encoding: 'utf8' }).stdout || '').split(' ')[1] || '?';
+    const gitHead = spawnSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim();
+    const dirty = spawnSync('git', ['-C', ROOT, 'status', '--porcelain', '--', 'src', 'Cargo.toml', 'Cargo.lock'], { encoding: 'utf8' }).stdout.trim();
+    const loadAfter = loadavg();
+    const nproc = os.cpus().length;
+    const busy = Math.max(...loadBefore.map(Number), ...loadAfter.map(Number)) > nproc * 0.5
+      ? `the machine was busy (load average above ${nproc * 0.5} with ${nproc} CPUs): absolute figures are noisy; ratios less so`
+      : '';
+    res = {
+      meta: {
+        date: new Date().toISOString(),
+        quick: QUICK,
+        runs: RUNS,
+        nproc,
+        cpu: os.cpus()[0]?.model?.trim() || '?',
+        memGiB: Math.round(os.totalmem() / 2 ** 30),
+        os: `${os.type()} ${os.release()}`,
+        chromium: `Chromium ${chromiumVersion}`,
+        node: process.versions.node,
+        curl: curlVersion,
+        commit: `${gitHead}${dirty ? ' + uncommitted changes in src/' : ''}`,
+        loadBefore,
+        loadAfter,
+        busy,
+        durationSec: Math.round((Date.now() - t0) / 1000),
+        storeOn: process.env.BENCH_STORE_ON || 'the devserver\'s data dir',
+        pageErrors: session.pageErrors.slice(0, 20),
+      },
+      wasmMemoryAtInit,
+      wasmMemoryAtEnd,
+      startup,
+      throughput,
+      batch,
+      size,
+    };
+    res.targets = targets(res);
+  } finally {
+    await browser.close();
+  }
+  writeFileSync(join(OUT_DIR, 'results.json'), JSON.stringify(res, null, 2) + '\n');
+  const md = markdown(res);
+  writeFileSync(join(OUT_DIR, 'RESULTS.md'), md);
+  console.log(md);
+  log(`wrote ${join(OUT_DIR, 'results.json')} and ${join(OUT_DIR, 'RESULTS.md')} in ${res.meta.durationSec} s`);
+
+  const failedAll = [];
+  for (const s of res.throughput) for (const c of CONTENDERS) if (s.contenders[c].ok === 0) failedAll.push(`${c} @ ${sizeLabel(s.size)}`);
+  for (const c of BATCH_CONTENDERS) if (res.batch.contenders[c].ok === 0) failedAll.push(`batch ${c}`);
+  for (const [k, v] of Object.entries(res.startup)) if (v.ok === 0) failedAll.push(`startup ${k}`);
+  if (failedAll.length) {
+    log(`FAILED: no successful run for ${failedAll.join(', ')}`);
+    process.exitCode = 1;
+  } else if (STRICT && res.targets.some((t) => !t.met)) {
+    log('BENCH_STRICT: a target is missed');
+    process.exitCode = 1;
+  }
+}
+
+main().catch((e) => {
+  console.error('[bench] error:', e.stack || e);
+  process.exit(1);
+});
