@@ -21,7 +21,7 @@ scripts/build.sh --dev
 devserver_start --rate-limit 10/1s
 PU_LIMITED_WEB_BASE=$PU_WEB_BASE
 export PU_LIMITED_WEB_BASE
-devserver_start
+devserver_start --faults
 echo "devserver ready: web $PU_WEB_BASE api $PU_API_BASE s3 $PU_S3_ENDPOINT (rate-limited one: $PU_LIMITED_WEB_BASE)" >&2
 
 export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-600}"
