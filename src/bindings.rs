@@ -48,9 +48,18 @@ export interface HexnodeClientOptions { portal: string; apiKey: string; verifyPa
   /** Client-side limit on API calls per window (default 30; 0 = off). */ rateLimitPerMinute?: number;
   /** The limiter's window in ms (default 60000: per minute). */ rateLimitWindowMs?: number;
   retry?: RetryOptions; allowInsecureHttp?: boolean }
-/** Options of `new Uploader()`. */
+/** Credentials for presigning in the browser. `expiration`: ms since epoch (a Date or an ISO string is accepted too). */
+export interface S3Credentials { accessKeyId: string; secretAccessKey: string; sessionToken?: string; expiration?: number | Date | string }
+/** Presigning inside the browser (SigV4). Objects go to `{keyPrefix}{uuid}/{fileName}`; URLs live `expiresIn` seconds (default 900).
+ * The endpoint defaults to `https://{bucket}.s3.{region}.amazonaws.com`, or `https://s3.{region}.amazonaws.com/{bucket}` with
+ * `forcePathStyle`; with `endpoint`, `{endpoint}/{bucket}/{key}` when `forcePathStyle`. Credentials are cached until 60 s
+ * before their `expiration`. Prefer short-lived credentials scoped to `s3:PutObject` on the prefix. */
+export interface S3Options { bucket: string; region: string; endpoint?: string; forcePathStyle?: boolean; keyPrefix?: string;
+  /** seconds, 10..604800 (default 900) */ expiresIn?: number; credentials: () => Promise<S3Credentials> }
+/** Options of `new Uploader()`: exactly one of `presign` (your backend makes the URLs) and `s3` (the browser signs them). */
 export interface UploaderOptions {
-  presign: string | ((req: { fileName: string; contentType: string; size: number }) => Promise<PresignJson>);
+  presign?: string | ((req: { fileName: string; contentType: string; size: number }) => Promise<PresignJson>);
+  s3?: S3Options;
   verify?: string | ((fileUuid: string) => Promise<unknown>) | false;
   headers?: Record<string, string>; credentials?: "same-origin" | "include" | "omit"; retry?: RetryOptions; allowInsecureHttp?: boolean }
 /** Options of `putFile()`. */
@@ -182,7 +191,7 @@ fn read_upload_opts(v: &JsValue) -> Result<ReadUpload, UploadError> {
     })
 }
 
-fn upload_result(u: Uploaded) -> JsValue {
+pub(crate) fn upload_result(u: Uploaded) -> JsValue {
     let (verified, file_id, raw) = match u.verified {
         Some(v) => (true, v.file_id, v.raw),
         None => (false, None, JsValue::UNDEFINED),
@@ -383,7 +392,7 @@ impl HexnodeClient {
     pub fn generate_presigned_upload_url(
         &self,
         #[wasm_bindgen(unchecked_param_type = "string")] fileName: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "string")] contentType: Option<js_sys::JsString>,
+        #[wasm_bindgen(unchecked_optional_param_type = "string")] contentType: Option<js_sys::JsString>,
     ) -> Promise {
         let core = self.core.clone();
         let content_type: JsValue = contentType.map(Into::into).unwrap_or(JsValue::UNDEFINED);
@@ -481,8 +490,10 @@ fn presigned_js(p: &Presigned) -> JsValue {
 /// key, and the browser only ever sees presigned URLs. The safe default for production.
 #[wasm_bindgen]
 pub struct Uploader {
-    source: Source,
-    put_timeout_ms: u64,
+    pub(crate) source: Source,
+    pub(crate) put_timeout_ms: u64,
+    /// `opts.multipart`, when given (see `task.rs`).
+    pub(crate) multipart: Option<Rc<crate::task::MultipartCore>>,
 }
 
 fn read_via(o: &Opts<'_>, key: &str) -> Result<Option<Via>, UploadError> {
@@ -499,10 +510,25 @@ fn read_via(o: &Opts<'_>, key: &str) -> Result<Option<Via>, UploadError> {
     }
 }
 
+/// The in-browser signer's source from `opts.s3`, with the rest of the options in `backend`.
+#[cfg(feature = "sigv4")]
+fn s3_source(s3: &JsValue, backend: BackendCore) -> Result<Source, UploadError> {
+    let signer = crate::s3_source::S3Signer::read(s3, backend.allow_insecure_http)?;
+    Ok(Source::S3(Rc::new(crate::s3_source::S3Core { signer, backend })))
+}
+
+/// Without the `sigv4` feature there is no in-browser signer.
+#[cfg(not(feature = "sigv4"))]
+fn s3_source(_: &JsValue, _: BackendCore) -> Result<Source, UploadError> {
+    Err(UploadError::invalid_input("opts.s3", "this build has no in-browser signer (cargo feature `sigv4`); use presign"))
+}
+
 #[wasm_bindgen]
 impl Uploader {
     /// Creates an uploader. `presign` is your backend's endpoint (POSTed `{file_name, content_type,
-    /// size}`, answering Hexnode's `{presigned_url, file_name, file_uuid}`) or an async callback.
+    /// size}`, answering Hexnode's `{presigned_url, file_name, file_uuid}`) or an async callback;
+    /// or, instead of `presign`, `s3` presigns inside the browser with credentials from a callback
+    /// (key `{keyPrefix}{uuid}/{fileName}`, no verify unless `verify` is given).
     #[wasm_bindgen(constructor)]
     pub fn new(opts: UploaderOptions) -> Result<Uploader, JsValue> {
         Self::build(opts.as_ref()).map_err(|e| js_error(&e))
@@ -510,10 +536,18 @@ impl Uploader {
 
     fn build(v: &JsValue) -> Result<Uploader, UploadError> {
         if v.is_undefined() || v.is_null() {
-            return Err(UploadError::invalid_input("opts", "is required: { presign }"));
+            return Err(UploadError::invalid_input("opts", "is required: { presign } or { s3 }"));
         }
         let o = Opts::new(v, "opts")?;
-        let presign = read_via(&o, "presign")?.ok_or_else(|| UploadError::invalid_input("opts.presign", "is required"))?;
+        let presign = read_via(&o, "presign")?;
+        let s3 = o.object("s3")?;
+        match (&presign, &s3) {
+            (Some(_), Some(_)) => {
+                return Err(UploadError::invalid_input("opts", "give presign (your backend makes the URLs) or s3 (the browser signs them), not both"))
+            }
+            (None, None) => return Err(UploadError::invalid_input("opts.presign", "is required (or opts.s3, to presign in the browser)")),
+            _ => {}
+        }
         let verify = match o.raw("verify") {
             Some(v) if v.as_bool() == Some(false) => None,
             _ => read_via(&o, "verify")?,
@@ -535,12 +569,20 @@ impl Uploader {
             allow_insecure_http: o.boolean("allowInsecureHttp")?.unwrap_or(false),
             timeout_ms: timeout.unwrap_or(DEFAULT_API_TIMEOUT_MS),
         };
-        Ok(Uploader { source: Source::Backend(Rc::new(core)), put_timeout_ms: timeout.unwrap_or(0) })
+        let source = match s3 {
+            Some(s3) => s3_source(&s3, core)?,
+            None => Source::Backend(Rc::new(core)),
+        };
+        let multipart = crate::task::read_multipart(v)?;
+        Ok(Uploader { source, put_timeout_ms: timeout.unwrap_or(0), multipart })
     }
 
     /// presign (through the backend) → PUT → verify (if configured).
     #[wasm_bindgen(unchecked_return_type = "Promise<UploadResult>")]
     pub fn upload(&self, #[wasm_bindgen(unchecked_param_type = "File | Blob")] file: JsValue, opts: Option<UploadOptions>) -> Promise {
+        if self.multipart.is_some() {
+            return crate::task::upload_promise(self, file, opts.map(Into::into).unwrap_or(JsValue::UNDEFINED));
+        }
         upload_promise(self.source.clone(), file, opts, self.put_timeout_ms)
     }
 

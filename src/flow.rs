@@ -138,6 +138,9 @@ pub(crate) async fn put_loop(job: &PutJob<'_>, current: &mut Presigned, refresh:
     let mut attempts = 0u32;
     let mut retries_done = 0u32;
     let mut refreshes = 0u32;
+    // Whether the store's answer to an earlier attempt could be read: then its CORS is fine,
+    // and a later bare failure is the network's.
+    let mut answered = false;
     let total = job.size as f64;
     loop {
         platform::check_abort(job.signal)?;
@@ -173,13 +176,16 @@ pub(crate) async fn put_loop(job: &PutJob<'_>, current: &mut Presigned, refresh:
                     job.progress.emit(Phase::Upload, total, total);
                     return Ok(PutDone { status: r.status, etag: r.etag, attempts });
                 }
-                Ok(r) => s3_error::classify_put_failure(r.status, &r.body, r.request_id.as_deref()),
+                Ok(r) => {
+                    answered = true;
+                    s3_error::classify_put_failure(r.status, &r.body, r.request_id.as_deref())
+                }
                 Err(PutFailure::Aborted) => return Err(UploadError::aborted()),
                 Err(PutFailure::Timeout) => UploadError::new(
                     ErrorCode::Network,
                     format!("The PUT to the store timed out after {} ms.", job.timeout_ms),
                 ),
-                Err(PutFailure::Failed) => network_or_cors(&current.url, retries_done >= job.policy.retries).await,
+                Err(PutFailure::Failed) => network_or_cors(&current.url, retries_done >= job.policy.retries && !answered).await,
             }
         };
         match decide(&job.policy, retries_done, &err, platform::jitter()) {
@@ -209,14 +215,15 @@ pub(crate) async fn put_loop(job: &PutJob<'_>, current: &mut Presigned, refresh:
 }
 
 /// A bare network failure of the PUT. While retries remain it is a retryable `network` error;
-/// on the last attempt a `no-cors` probe tells a reachable store (the browser hid its answer:
-/// most likely CORS) from an unreachable one.
-async fn network_or_cors(url: &str, last: bool) -> UploadError {
+/// on the last attempt (`probe`: and when no earlier answer of the store could be read) a probe
+/// of the origin tells a reachable store (the browser hid its answer: most likely CORS) from an
+/// unreachable one.
+async fn network_or_cors(url: &str, probe: bool) -> UploadError {
     let network = UploadError::new(
         ErrorCode::Network,
         "The PUT to the store failed before any answer could be read (connection dropped or host unreachable).",
     );
-    if !last {
+    if !probe {
         return network;
     }
     if transport::origin_reachable(url).await {

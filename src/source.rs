@@ -1,6 +1,6 @@
 //! Where presigned URLs come from, and who verifies an upload: the Hexnode API itself (with an
-//! API key) or the app's own backend (an endpoint or a JS callback). The upload flow sees only
-//! [`Source`].
+//! API key), the app's own backend (an endpoint or a JS callback), or a SigV4 signer inside the
+//! browser (`src/s3_source.rs`, feature `sigv4`). The upload flow sees only [`Source`].
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -43,9 +43,10 @@ pub(crate) enum Via {
     Func(Function),
 }
 
-/// The "through a backend" source.
+/// The "through a backend" source. `presign` is `None` when the URLs are made in the browser
+/// (`Source::S3`), which uses the rest for verify, retries and transport rules.
 pub(crate) struct BackendCore {
-    pub presign: Via,
+    pub presign: Option<Via>,
     pub verify: Option<Via>,
     pub headers: Vec<(String, String)>,
     pub credentials: RequestCredentials,
@@ -59,6 +60,9 @@ pub(crate) struct BackendCore {
 pub(crate) enum Source {
     Hexnode(Rc<HexnodeCore>),
     Backend(Rc<BackendCore>),
+    /// Presigned inside the browser with SigV4 (`opts.s3`).
+    #[cfg(feature = "sigv4")]
+    S3(Rc<crate::s3_source::S3Core>),
 }
 
 #[derive(Serialize)]
@@ -105,7 +109,7 @@ fn verified_from(raw: JsValue) -> Verified {
 
 /// Calls a JS callback with one argument and awaits what it returns (a value or a promise),
 /// racing the abort signal. A throw or a rejection becomes `code` with the thrown message.
-async fn call_callback(f: &Function, arg: &JsValue, signal: Option<&AbortSignal>, code: ErrorCode, what: &str) -> Result<JsValue, UploadError> {
+pub(crate) async fn call_callback(f: &Function, arg: &JsValue, signal: Option<&AbortSignal>, code: ErrorCode, what: &str) -> Result<JsValue, UploadError> {
     platform::check_abort(signal)?;
     let returned = f.call1(&JsValue::UNDEFINED, arg).map_err(|e| callback_error(&e, code, what))?;
     let promise = Promise::resolve(&returned);
@@ -165,7 +169,7 @@ impl HexnodeCore {
 }
 
 impl BackendCore {
-    fn post<'a>(&'a self, op: ApiOp, url: &'a str, body: &'a JsValue, signal: Option<&'a AbortSignal>) -> JsonPost<'a> {
+    pub(crate) fn post<'a>(&'a self, op: ApiOp, url: &'a str, body: &'a JsValue, signal: Option<&'a AbortSignal>) -> JsonPost<'a> {
         JsonPost {
             op,
             url,
@@ -184,11 +188,12 @@ impl BackendCore {
     /// Asks the backend (endpoint or callback) for a presigned URL.
     pub(crate) async fn presign(&self, file_name: &str, content_type: &str, size: u64, signal: Option<&AbortSignal>) -> Result<Presigned, UploadError> {
         let json = match &self.presign {
-            Via::Url(url) => {
+            None => return Err(UploadError::invalid_input("opts.presign", "is required")),
+            Some(Via::Url(url)) => {
                 let body = to_js(&PresignBody { file_name, content_type, size: Some(size) })?;
                 api::post_json(self.post(ApiOp::Presign, url, &body, signal)).await?.json
             }
-            Via::Func(f) => {
+            Some(Via::Func(f)) => {
                 let arg = Object::new();
                 let _ = Reflect::set(&arg, &"fileName".into(), &file_name.into());
                 let _ = Reflect::set(&arg, &"contentType".into(), &content_type.into());
@@ -219,6 +224,8 @@ impl Source {
         match self {
             Source::Hexnode(h) => h.presign(file_name, content_type, signal).await,
             Source::Backend(b) => b.presign(file_name, content_type, size, signal).await,
+            #[cfg(feature = "sigv4")]
+            Source::S3(s) => s.signer.presign(file_name, content_type, signal).await,
         }
     }
 
@@ -227,6 +234,8 @@ impl Source {
         match self {
             Source::Hexnode(h) => h.verify(file_uuid, signal).await.map(Some),
             Source::Backend(b) => b.verify(file_uuid, signal).await,
+            #[cfg(feature = "sigv4")]
+            Source::S3(s) => s.backend.verify(file_uuid, signal).await,
         }
     }
 
@@ -235,6 +244,8 @@ impl Source {
         match self {
             Source::Hexnode(h) => h.retry,
             Source::Backend(b) => b.retry,
+            #[cfg(feature = "sigv4")]
+            Source::S3(s) => s.backend.retry,
         }
     }
 
@@ -243,6 +254,8 @@ impl Source {
         match self {
             Source::Hexnode(h) => h.allow_insecure_http,
             Source::Backend(b) => b.allow_insecure_http,
+            #[cfg(feature = "sigv4")]
+            Source::S3(s) => s.backend.allow_insecure_http,
         }
     }
 }

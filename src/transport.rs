@@ -65,19 +65,32 @@ pub(crate) struct PutRequest<'a> {
 
 /// Sends one PUT with the chosen transport.
 pub(crate) async fn put(kind: TransportKind, req: PutRequest<'_>) -> Result<PutResponse, PutFailure> {
+    put_with_headers(kind, req, &[]).await
+}
+
+/// Sends one PUT with extra request headers (e.g. the ones a multipart `signPart` signed).
+/// A `Content-Type` among them is not sent twice: put it in `req.content_type` instead.
+pub(crate) async fn put_with_headers(kind: TransportKind, req: PutRequest<'_>, extra: &[(String, String)]) -> Result<PutResponse, PutFailure> {
     if platform::is_aborted(req.signal) {
         return Err(PutFailure::Aborted);
     }
     match kind {
-        TransportKind::Fetch => put_fetch(req).await,
-        TransportKind::Xhr => put_xhr(req).await,
+        TransportKind::Fetch => put_fetch(req, extra).await,
+        TransportKind::Xhr => put_xhr(req, extra).await,
     }
 }
 
-async fn put_fetch(req: PutRequest<'_>) -> Result<PutResponse, PutFailure> {
+fn is_content_type(name: &str) -> bool {
+    name.eq_ignore_ascii_case("content-type")
+}
+
+async fn put_fetch(req: PutRequest<'_>, extra: &[(String, String)]) -> Result<PutResponse, PutFailure> {
     let link = AbortLink::new(req.signal, req.timeout_ms).map_err(|_| PutFailure::Failed)?;
     let headers = Headers::new().map_err(|_| PutFailure::Failed)?;
     headers.set("Content-Type", req.content_type).map_err(|_| PutFailure::Failed)?;
+    for (k, v) in extra.iter().filter(|(k, _)| !is_content_type(k)) {
+        headers.set(k, v).map_err(|_| PutFailure::Failed)?;
+    }
     let init = RequestInit::new();
     init.set_method("PUT");
     init.set_body(req.body);
@@ -147,10 +160,13 @@ impl Drop for XhrGuard {
     }
 }
 
-async fn put_xhr(req: PutRequest<'_>) -> Result<PutResponse, PutFailure> {
+async fn put_xhr(req: PutRequest<'_>, extra: &[(String, String)]) -> Result<PutResponse, PutFailure> {
     let xhr = XmlHttpRequest::new().map_err(|_| PutFailure::Failed)?;
     xhr.open_with_async("PUT", req.url, true).map_err(|_| PutFailure::Failed)?;
     xhr.set_request_header("Content-Type", req.content_type).map_err(|_| PutFailure::Failed)?;
+    for (k, v) in extra.iter().filter(|(k, _)| !is_content_type(k)) {
+        xhr.set_request_header(k, v).map_err(|_| PutFailure::Failed)?;
+    }
     xhr.set_with_credentials(false);
     if req.timeout_ms > 0 {
         xhr.set_timeout(req.timeout_ms.min(u32::MAX as u64) as u32);
@@ -198,9 +214,14 @@ async fn put_xhr(req: PutRequest<'_>) -> Result<PutResponse, PutFailure> {
     Ok(PutResponse { status, etag: header("ETag"), request_id: header("x-amz-request-id"), body })
 }
 
-/// After a bare network failure: can the URL's origin be reached at all? A `no-cors` request
-/// gets an opaque answer from any reachable server, so `true` means the server answered and the
-/// browser most likely hid the real response for lack of CORS headers.
+/// After a bare network failure: does the URL's origin answer at all? `true` means the server
+/// answered, so the browser most likely hid the real response for lack of CORS headers.
+///
+/// First a `cors` GET of the origin: any answer, whatever its status, proves that the server is
+/// up (and that its CORS lets this page read some answers). Then a `no-cors` GET, whose opaque
+/// answer proves the same for servers without CORS for GET; alone it is not enough, because
+/// browsers with opaque-response blocking (ORB: Chromium, Firefox) turn most opaque answers
+/// (any error status, XML, JSON) into network errors, as if the server were unreachable.
 pub(crate) async fn origin_reachable(url: &str) -> bool {
     let origin = match url.find("://") {
         Some(i) => {
@@ -210,13 +231,22 @@ pub(crate) async fn origin_reachable(url: &str) -> bool {
         }
         None => return false,
     };
+    // One 5 s budget for both probes.
     let Ok(link) = AbortLink::new(None, 5000) else { return false };
-    let init = RequestInit::new();
-    init.set_method("GET");
-    init.set_mode(RequestMode::NoCors);
-    init.set_credentials(RequestCredentials::Omit);
-    init.set_cache(RequestCache::NoStore);
-    init.set_signal(Some(&link.signal()));
-    let Ok(request) = web_sys::Request::new_with_str_and_init(&origin, &init) else { return false };
-    wasm_bindgen_futures::JsFuture::from(platform::global_fetch(&request)).await.is_ok()
+    for mode in [RequestMode::Cors, RequestMode::NoCors] {
+        let init = RequestInit::new();
+        init.set_method("GET");
+        init.set_mode(mode);
+        init.set_credentials(RequestCredentials::Omit);
+        init.set_cache(RequestCache::NoStore);
+        init.set_signal(Some(&link.signal()));
+        let Ok(request) = web_sys::Request::new_with_str_and_init(&origin, &init) else { return false };
+        if wasm_bindgen_futures::JsFuture::from(platform::global_fetch(&request)).await.is_ok() {
+            return true;
+        }
+        if link.fired() {
+            return false;
+        }
+    }
+    false
 }

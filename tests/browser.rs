@@ -42,28 +42,6 @@ fn upload_opts(fields: &[(&str, JsValue)]) -> Option<presigned_upload::bindings:
     Some(o(fields).unchecked_into())
 }
 
-/// A JS presign callback that asks the sample backend, with extra JSON fields (e.g. `expires_in`)
-/// on the calls listed in `extra_on_calls` (1-based), and counts its calls in `window.__calls`.
-fn counting_presign(counter: &str, extra: &str, extra_on_calls: &[u32]) -> Function {
-    let calls = Array::new();
-    for c in extra_on_calls {
-        calls.push(&JsValue::from(*c));
-    }
-    let f = js_fn(
-        "web, counter, extra, calls",
-        "return async (req) => { globalThis[counter] = (globalThis[counter] || 0) + 1; const n = globalThis[counter];
-           const body = Object.assign({ file_name: req.fileName, content_type: req.contentType }, calls.includes(n) ? JSON.parse(extra) : {});
-           const r = await fetch(web + '/backend/presign', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-           if (!r.ok) throw new Error('backend presign answered ' + r.status);
-           return r.json(); };",
-    );
-    f.apply(&JsValue::NULL, &Array::of4(&web_base().into(), &counter.into(), &extra.into(), &calls)).unwrap().unchecked_into()
-}
-
-fn global_num(name: &str) -> f64 {
-    get(&js_sys::global(), name).as_f64().unwrap_or(0.0)
-}
-
 // ---------------------------------------------------------------- the first chain
 
 #[wasm_bindgen_test]
@@ -389,17 +367,6 @@ async fn a_429_is_waited_out_as_retry_after_says() {
         ok(client.generate_presigned_upload_url(format!("r{i}.txt").into(), None)).await;
     }
     assert!(get_num(&stats_of(&c.web).await, "api_429") > before, "the server did throttle, and the client recovered");
-}
-
-#[wasm_bindgen_test]
-async fn an_expired_url_is_replaced_before_any_put_is_sent() {
-    let presign = counting_presign("__expiry_calls", r#"{"expires_in": 1}"#, &[1]);
-    let up = uploader(o(&[("presign", presign.into()), ("verify", format!("{}/backend/verify", web_base()).into()), ("credentials", "omit".into())]));
-    let puts = stat("store_put").await;
-    let r = ok(up.upload(blob(100, "text/plain").into(), upload_opts(&[("fileName", "late.txt".into())]))).await;
-    assert_eq!(global_num("__expiry_calls"), 2.0, "a fresh URL was asked for");
-    assert_eq!(stat("store_put").await - puts, 1.0, "no PUT went out with the expired URL");
-    assert_eq!(get(&r, "verified").as_bool(), Some(true));
 }
 
 #[wasm_bindgen_test]

@@ -13,6 +13,7 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+use bytes::Bytes;
 use http::header::{
     HeaderValue, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
     ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE,
@@ -22,9 +23,10 @@ use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde_json::{json, Map, Value};
 
+use crate::faults::{self, Applied, Target};
 use crate::sigv4::{self, Credentials, PresignRequest};
 use crate::stats::bump;
-use crate::util::{self, detail, RespBody};
+use crate::util::{self, detail, BoxError, RespBody};
 use crate::{App, Upload, MAX_URL_EXPIRY_SECS};
 
 /// Path of the presign endpoint.
@@ -66,8 +68,33 @@ pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Re
         .filter(|o| app.origins.allows(o))
         .map(str::to_owned);
     let is_preflight = req.method() == Method::OPTIONS;
-    let mut resp = route(&app, req, allowed_origin.as_deref()).await;
-    if let Some(origin) = allowed_origin.filter(|_| !is_preflight) {
+    let path = req.uri().path().to_owned();
+    let endpoint = endpoint_of(&path);
+    if let (Some(e), false) = (endpoint, is_preflight) {
+        let stats = &app.stats;
+        bump(match e {
+            Endpoint::Presign => &stats.api_presign,
+            Endpoint::Verify => &stats.api_verify,
+            Endpoint::Delete => &stats.api_delete,
+            Endpoint::Deploy => &stats.api_deploy,
+        });
+    }
+    let fired = match (&app.faults, is_preflight) {
+        (Some(f), false) => f.take(&Target::Api { path: &path }, &app.stats),
+        _ => None,
+    };
+    let (mut resp, cors) = match (fired, app.faults.as_ref()) {
+        (Some(mut fired), Some(faults)) => {
+            let cors = !fired.action.no_cors;
+            let resp = match faults::apply_to_call(faults, req, &mut fired).await {
+                Applied::Answer(resp) => resp,
+                Applied::Proceed(req) => route(&app, req, allowed_origin.as_deref()).await,
+            };
+            (resp, cors)
+        }
+        _ => (route(&app, req, allowed_origin.as_deref()).await, true),
+    };
+    if let Some(origin) = allowed_origin.filter(|_| !is_preflight && cors) {
         let h = resp.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&origin) {
             h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, v);
@@ -81,11 +108,21 @@ pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Re
     resp
 }
 
+fn endpoint_of(path: &str) -> Option<Endpoint> {
+    match path {
+        PRESIGN_PATH => Some(Endpoint::Presign),
+        VERIFY_PATH => Some(Endpoint::Verify),
+        DELETE_PATH => Some(Endpoint::Delete),
+        DEPLOY_PATH => Some(Endpoint::Deploy),
+        _ => None,
+    }
+}
+
 /// Answers a CORS preflight for the API or the web listener: 204 with the
 /// allowed methods and an echo of the requested headers, or 403 for an origin
 /// that is not allowed.
-pub(crate) fn preflight(
-    req: &Request<Incoming>,
+pub(crate) fn preflight<B>(
+    req: &Request<B>,
     allowed_origin: Option<&str>,
     methods: &'static str,
 ) -> Response<RespBody> {
@@ -128,30 +165,21 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn route(
-    app: &App,
-    req: Request<Incoming>,
-    allowed_origin: Option<&str>,
-) -> Response<RespBody> {
+async fn route<B>(app: &App, req: Request<B>, allowed_origin: Option<&str>) -> Response<RespBody>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
     // Preflights are answered for every path (as CORS middleware does), so that a browser can
     // read the 404 of a wrong path instead of failing on CORS.
     if req.method() == Method::OPTIONS {
         return preflight(&req, allowed_origin, CORS_ALLOWED_METHODS);
     }
-    let endpoint = match req.uri().path() {
-        PRESIGN_PATH => Endpoint::Presign,
-        VERIFY_PATH => Endpoint::Verify,
-        DELETE_PATH => Endpoint::Delete,
-        DEPLOY_PATH => Endpoint::Deploy,
-        _ => return detail(StatusCode::NOT_FOUND, "Not found."),
+    // Counted in `handle`, also when a fault answers instead.
+    let Some(endpoint) = endpoint_of(req.uri().path()) else {
+        return detail(StatusCode::NOT_FOUND, "Not found.");
     };
     let stats = &app.stats;
-    bump(match endpoint {
-        Endpoint::Presign => &stats.api_presign,
-        Endpoint::Verify => &stats.api_verify,
-        Endpoint::Delete => &stats.api_delete,
-        Endpoint::Deploy => &stats.api_deploy,
-    });
 
     // Authentication: the raw key, no scheme. The key is never echoed.
     let key = match req.headers().get(AUTHORIZATION).map(HeaderValue::as_bytes) {

@@ -24,6 +24,7 @@ Options (all optional; `--flag VALUE` or `--flag=VALUE`):
   --origin ORIGIN     extra allowed CORS origin (repeatable; loopback origins always allowed)
   --www DIR           static files served at / (default www)
   --pkg DIR           built wasm package served at /pkg/ (default pkg)
+  --faults            turn on fault injection: POST /__faults on the web port (tests only)
   --quiet             print only the API key and the demo address
   -h, --help          print this help
 ";
@@ -98,6 +99,10 @@ where
         }
         if arg == "--quiet" {
             quiet = true;
+            continue;
+        }
+        if arg == "--faults" {
+            config.faults = true;
             continue;
         }
         let (flag, inline) = match arg.split_once('=') {
@@ -206,6 +211,7 @@ mod tests {
         assert_eq!(c.bucket, "uploads");
         assert_eq!(c.url_expiry_secs, 10_800);
         assert!(c.rate_limit.is_none() && c.api_key.is_none() && c.data_dir.is_none());
+        assert!(!c.faults);
         assert_eq!(c.www_dir, PathBuf::from("www"));
         assert_eq!(c.pkg_dir, PathBuf::from("pkg"));
         assert!(!quiet);
@@ -239,6 +245,7 @@ mod tests {
             "--pkg",
             "p",
             "--quiet",
+            "--faults",
         ])
         .unwrap();
         assert_eq!((c.s3_port, c.api_port, c.web_port), (0, 1, 2));
@@ -257,6 +264,7 @@ mod tests {
             (PathBuf::from("w"), PathBuf::from("p"))
         );
         assert!(quiet);
+        assert!(c.faults);
     }
 
     #[test]
@@ -272,6 +280,7 @@ mod tests {
             (&["--web-port"][..], "--web-port"),
             (&["--bogus"][..], "--bogus"),
             (&["--quiet=1"][..], "--quiet=1"),
+            (&["--faults=yes"][..], "--faults=yes"),
         ] {
             let e = run(args).unwrap_err();
             assert!(e.0.contains(flag), "{e} should name {flag}");

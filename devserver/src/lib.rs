@@ -7,7 +7,9 @@
 //! * a **Hexnode-compatible API** ([`api`]) that mints presigned upload URLs
 //!   with [`sigv4`], verifies, deletes and deploys files;
 //! * a **web listener** ([`web`]) serving the demo, the built wasm package, a
-//!   sample backend that holds the API key, and `/__dev/*` endpoints for tests.
+//!   sample backend that holds the API key, and `/__dev/*` endpoints for tests;
+//! * with `--faults`, **fault injection** ([`faults`]) on all three, scripted
+//!   through `POST /__faults` on the web listener.
 //!
 //! [`start`] binds everything and returns a [`Running`] handle; `main.rs` is a
 //! thin CLI around it ([`cli`]).
@@ -18,6 +20,8 @@
 pub mod api;
 pub mod cli;
 pub mod cors;
+pub mod faults;
+pub mod multipart;
 pub mod ratelimit;
 pub mod s3;
 pub mod sigv4;
@@ -35,6 +39,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::header::{HeaderValue, CONNECTION};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -49,6 +54,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::cors::Origins;
+use crate::faults::{ConnCtl, Faults};
 use crate::ratelimit::{RateLimit, SlidingWindow};
 use crate::stats::Stats;
 use crate::util::RespBody;
@@ -92,6 +98,8 @@ pub struct Config {
     pub pkg_dir: PathBuf,
     /// Where to write the ready file once every listener is bound.
     pub ready_file: Option<PathBuf>,
+    /// Turn on fault injection (`POST /__faults`); off, `/__faults` is 404.
+    pub faults: bool,
 }
 
 impl Default for Config {
@@ -109,6 +117,7 @@ impl Default for Config {
             www_dir: PathBuf::from("www"),
             pkg_dir: PathBuf::from("pkg"),
             ready_file: None,
+            faults: false,
         }
     }
 }
@@ -197,12 +206,24 @@ pub(crate) struct App {
     pub(crate) registry: Mutex<Registry>,
     pub(crate) limiter: Option<Mutex<SlidingWindow>>,
     pub(crate) client: Client<HttpConnector, Full<Bytes>>,
+    /// The sample backend's multipart counters and keys ([`multipart`]).
+    pub(crate) multipart: multipart::MultipartState,
+    /// The fault injector, with `--faults`.
+    pub(crate) faults: Option<Faults>,
+    /// Bumped to make every listener close its idle keep-alive connections.
+    pub(crate) recycle: watch::Sender<u64>,
 }
 
 impl App {
     /// Path of an object of the bucket in the s3s-fs layout (`store/bucket/key`).
     pub(crate) fn object_path(&self, key: &str) -> Option<PathBuf> {
         util::safe_join(&self.store_root.join(&self.info.bucket), key)
+    }
+
+    /// Closes idle keep-alive connections of every listener (busy ones close after their
+    /// current request), so that the next requests come on fresh connections.
+    pub(crate) fn recycle_connections(&self) {
+        self.recycle.send_modify(|g| *g = g.wrapping_add(1));
     }
 }
 
@@ -355,6 +376,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         }),
         limiter: config.rate_limit.map(|l| Mutex::new(SlidingWindow::new(l))),
         client,
+        multipart: multipart::MultipartState::default(),
+        faults: config.faults.then(Faults::default),
+        recycle: watch::channel(0).0,
     });
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -397,6 +421,10 @@ async fn wait_shutdown(rx: &mut watch::Receiver<bool>) {
 
 /// Accepts HTTP/1.1 connections on `listener` and answers each request with
 /// `handler` until shutdown.
+///
+/// Every request carries a [`ConnCtl`] for its connection: a handler that kills it has the
+/// connection dropped at once with a TCP reset. While a fault-injected reset may fire, every
+/// response says `Connection: close`, and [`App::recycle_connections`] closes idle ones.
 fn serve<H, F>(
     listener: TcpListener,
     app: Arc<App>,
@@ -422,24 +450,70 @@ where
             };
             let _ = stream.set_nodelay(true);
             let app = app.clone();
-            let mut conn_shutdown = shutdown.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |req| {
-                    let app = app.clone();
-                    async move { Ok::<_, Infallible>(handler(app, req).await) }
-                });
-                let conn = http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .serve_connection(TokioIo::new(stream), svc);
-                tokio::pin!(conn);
-                tokio::select! {
-                    _ = conn.as_mut() => {}
-                    () = wait_shutdown(&mut conn_shutdown) => {
-                        conn.as_mut().graceful_shutdown();
-                        let _ = tokio::time::timeout(Duration::from_secs(2), conn).await;
-                    }
-                }
-            });
+            let mut recycle = app.recycle.subscribe();
+            recycle.mark_unchanged();
+            tokio::spawn(serve_connection(
+                stream,
+                app,
+                handler,
+                ConnCtl::default(),
+                shutdown.clone(),
+                recycle,
+            ));
         }
     })
+}
+
+/// Serves one connection until it ends, is killed, recycled or the server shuts down.
+async fn serve_connection<H, F>(
+    stream: tokio::net::TcpStream,
+    app: Arc<App>,
+    handler: H,
+    ctl: ConnCtl,
+    mut conn_shutdown: watch::Receiver<bool>,
+    mut recycle: watch::Receiver<u64>,
+) where
+    H: Fn(Arc<App>, Request<Incoming>) -> F + Copy + Send + Sync + 'static,
+    F: Future<Output = Response<RespBody>> + Send + 'static,
+{
+    let svc = {
+        let ctl = ctl.clone();
+        service_fn(move |mut req: Request<Incoming>| {
+            let app = app.clone();
+            req.extensions_mut().insert(ctl.clone());
+            async move {
+                let mut resp = handler(app.clone(), req).await;
+                if app.faults.as_ref().is_some_and(Faults::reset_armed) {
+                    resp.headers_mut()
+                        .insert(CONNECTION, HeaderValue::from_static("close"));
+                }
+                Ok::<_, Infallible>(resp)
+            }
+        })
+    };
+    let mut conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .serve_connection(TokioIo::new(stream), svc);
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            _ = &mut conn => return,
+            () = ctl.killed() => break,
+            () = wait_shutdown(&mut conn_shutdown) => {
+                std::pin::Pin::new(&mut conn).graceful_shutdown();
+                let _ = tokio::time::timeout(Duration::from_secs(2), &mut conn).await;
+                return;
+            }
+            r = recycle.changed(), if !closing => {
+                closing = true;
+                if r.is_ok() {
+                    std::pin::Pin::new(&mut conn).graceful_shutdown();
+                }
+            }
+        }
+    }
+    // Killed: drop the socket with a reset (SO_LINGER 0), not a FIN, whatever is unread.
+    let stream = conn.into_parts().io.into_inner();
+    let _ = stream.set_zero_linger();
+    drop(stream);
 }

@@ -36,6 +36,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tokio::sync::mpsc;
 
+use crate::faults::{self, Action, Echo, Effect, Target};
 use crate::stats::bump;
 use crate::util::{self, RespBody};
 use crate::App;
@@ -92,8 +93,25 @@ pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Re
         )
         .await
     } else {
-        let mut resp = dispatch(&app, req, &request_id).await;
-        if let Some(o) = &allowed_origin {
+        let fired = match (req.method() == Method::PUT, app.faults.as_ref()) {
+            (true, Some(faults)) => {
+                let key = object_key(&app.info.bucket, req.uri().path());
+                let fired = faults.take(&Target::StorePut { key: &key }, stats);
+                if let Some(f) = &fired {
+                    faults.record(f);
+                }
+                fired
+            }
+            _ => None,
+        };
+        let (mut resp, cors) = match fired {
+            None => (dispatch(&app, req, &request_id).await, true),
+            Some(f) => (
+                faulted(&app, req, &request_id, &f.action).await,
+                !f.action.no_cors,
+            ),
+        };
+        if let Some(o) = allowed_origin.as_deref().filter(|_| cors) {
             add_cors(&mut resp, o);
         }
         resp
@@ -104,6 +122,55 @@ pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Re
         }
     }
     resp
+}
+
+/// The object key of a path-style `/bucket/key` path (the whole path for another bucket).
+fn object_key(bucket: &str, path: &str) -> String {
+    let rest = path.strip_prefix('/').unwrap_or(path);
+    match rest.split_once('/') {
+        Some((b, key)) if b == bucket => key.to_owned(),
+        _ => rest.to_owned(),
+    }
+}
+
+/// Answers a PUT that a fault was injected into (`--faults`): the delay first, then the
+/// effect. Error answers drain the body first, as the store always does.
+async fn faulted(
+    app: &App,
+    req: Request<Incoming>,
+    request_id: &str,
+    action: &Action,
+) -> Response<RespBody> {
+    action.delay().await;
+    let echo = Echo::of(&req);
+    match &action.effect {
+        Effect::Proceed => dispatch(app, req, request_id).await,
+        Effect::Reset { after_bytes } => faults::reset(req, *after_bytes).await,
+        Effect::Status {
+            status,
+            retry_after,
+            s3_code,
+            message,
+        } => {
+            drain(req.into_body()).await;
+            faults::store_status(
+                *status,
+                *retry_after,
+                s3_code.as_deref(),
+                message.as_deref(),
+                &echo,
+                request_id,
+            )
+        }
+        Effect::Expire => {
+            drain(req.into_body()).await;
+            faults::expired(&echo, request_id)
+        }
+        Effect::BadJson(kind) => {
+            drain(req.into_body()).await;
+            faults::bad_json(*kind)
+        }
+    }
 }
 
 /// The headers every non-preflight response to an allowed origin carries.
@@ -421,6 +488,14 @@ mod tests {
         )));
         assert!(!has_query_auth(Some("uploads")));
         assert!(!has_query_auth(None));
+    }
+
+    #[test]
+    fn object_keys_of_paths() {
+        assert_eq!(object_key("uploads", "/uploads/abc-1"), "abc-1");
+        assert_eq!(object_key("uploads", "/uploads/a/b"), "a/b");
+        assert_eq!(object_key("uploads", "/other/k"), "other/k");
+        assert_eq!(object_key("uploads", "/"), "");
     }
 
     #[test]

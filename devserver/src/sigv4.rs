@@ -148,6 +148,18 @@ fn canonical_header_value(v: &str) -> String {
 /// Builds a presigned URL for `req`, signed with `creds`.
 #[must_use]
 pub fn presign(req: &PresignRequest<'_>, creds: Credentials<'_>) -> Presigned {
+    presign_with_query(req, &[], creds)
+}
+
+/// Builds a presigned URL for `req` that also carries (and signs) the query parameters
+/// `extra_query` (not yet encoded), e.g. `partNumber` and `uploadId` for UploadPart, or `uploads`
+/// (with an empty value) for CreateMultipartUpload.
+#[must_use]
+pub fn presign_with_query(
+    req: &PresignRequest<'_>,
+    extra_query: &[(&str, &str)],
+    creds: Credentials<'_>,
+) -> Presigned {
     let date = req.amz_date.get(..8).unwrap_or(req.amz_date);
     let scope = format!("{date}/{}/{}/aws4_request", req.region, req.service);
 
@@ -180,6 +192,11 @@ pub fn presign(req: &PresignRequest<'_>, creds: Credentials<'_>) -> Presigned {
     .iter()
     .map(|(k, v)| (uri_encode(k, false), uri_encode(v, false)))
     .collect();
+    query.extend(
+        extra_query
+            .iter()
+            .map(|(k, v)| (uri_encode(k, false), uri_encode(v, false))),
+    );
     query.sort();
     let canonical_query = query
         .iter()

@@ -29,6 +29,20 @@ pub struct Stats {
     pub backend_presign: AtomicU64,
     /// Calls to the sample backend's `/backend/verify`.
     pub backend_verify: AtomicU64,
+    /// Faults fired (`--faults`), one per faulted request whatever its kinds.
+    pub faults_fired: AtomicU64,
+    /// Faults that answered an error status.
+    pub fault_status: AtomicU64,
+    /// Faults that dropped the connection.
+    pub fault_reset: AtomicU64,
+    /// Faults that delayed the answer.
+    pub fault_delay: AtomicU64,
+    /// Faults that answered S3's "Request has expired".
+    pub fault_expire: AtomicU64,
+    /// Faults that answered 200 with a body that is not the JSON promised.
+    pub fault_bad_json: AtomicU64,
+    /// Faults that left the CORS headers off the answer.
+    pub fault_no_cors: AtomicU64,
 }
 
 /// Adds one to a counter.
@@ -37,7 +51,7 @@ pub fn bump(counter: &AtomicU64) {
 }
 
 impl Stats {
-    fn all(&self) -> [(&'static str, &AtomicU64); 11] {
+    fn all(&self) -> [(&'static str, &AtomicU64); 18] {
         [
             ("store_put", &self.store_put),
             (
@@ -53,6 +67,13 @@ impl Stats {
             ("api_429", &self.api_429),
             ("backend_presign", &self.backend_presign),
             ("backend_verify", &self.backend_verify),
+            ("faults_fired", &self.faults_fired),
+            ("fault_status", &self.fault_status),
+            ("fault_reset", &self.fault_reset),
+            ("fault_delay", &self.fault_delay),
+            ("fault_expire", &self.fault_expire),
+            ("fault_bad_json", &self.fault_bad_json),
+            ("fault_no_cors", &self.fault_no_cors),
         ]
     }
 

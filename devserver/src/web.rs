@@ -9,9 +9,12 @@
 //! | `GET /config.json` | API base, key, S3 endpoint, bucket, backend paths |
 //! | `POST /backend/presign` | forwards `{file_name, content_type?, expires_in?}` to the API with the key |
 //! | `POST /backend/verify` | forwards `{file_uuid}` to the API with the key |
+//! | `POST /backend/credentials` | dev only: the store's own keys, `{accessKeyId, secretAccessKey, expiration}` (now + 15 min, ms) |
 //! | `GET /__dev/stats` | request counters |
 //! | `POST /__dev/stats/reset` | zeroes the counters |
 //! | `GET /__dev/object/<key>` | `{"exists", "size", "sha256"}` of a stored object |
+//! | `GET /__dev/uploads?prefix=P` | what the API presigned for file names starting with `P`: `[{"file_uuid", "file_name", "id", "deleted", "stored", "size"}]` |
+//! | `GET`, `POST`, `DELETE /__faults` | with `--faults`: the fault script ([`crate::faults`]); 404 without |
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -29,19 +32,25 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::api::{self, MAX_BODY, PRESIGN_PATH, VERIFY_PATH};
+use crate::faults::{self, Applied, Target, FAULTS_PATH};
 use crate::stats::bump;
-use crate::util::{self, detail, RespBody};
+use crate::util::{self, detail, BoxError, RespBody};
 use crate::App;
 
 /// Path of the sample backend's presign endpoint.
 pub const BACKEND_PRESIGN_PATH: &str = "/backend/presign";
 /// Path of the sample backend's verify endpoint.
 pub const BACKEND_VERIFY_PATH: &str = "/backend/verify";
+/// Path of the sample backend's dev-only credentials endpoint (for the in-browser signer).
+pub const BACKEND_CREDENTIALS_PATH: &str = "/backend/credentials";
 /// Methods the web listener's CORS preflight allows.
-pub const CORS_ALLOWED_METHODS: &str = "GET, POST, HEAD, OPTIONS";
+pub const CORS_ALLOWED_METHODS: &str = "GET, POST, DELETE, HEAD, OPTIONS";
 
 /// Answers one request to the web listener.
 pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<RespBody> {
+    if crate::multipart::owns(req.uri().path()) {
+        return crate::multipart::handle(app, req).await;
+    }
     let allowed_origin = req
         .headers()
         .get(ORIGIN)
@@ -51,8 +60,33 @@ pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Re
     if req.method() == Method::OPTIONS {
         return api::preflight(&req, allowed_origin.as_deref(), CORS_ALLOWED_METHODS);
     }
-    let mut resp = route(&app, req).await;
-    if let Some(origin) = allowed_origin {
+    let path = req.uri().path().to_owned();
+    let backend = req.method() == Method::POST
+        && (path == BACKEND_PRESIGN_PATH || path == BACKEND_VERIFY_PATH);
+    if backend {
+        // Counted here, also when a fault answers instead.
+        bump(if path == BACKEND_PRESIGN_PATH {
+            &app.stats.backend_presign
+        } else {
+            &app.stats.backend_verify
+        });
+    }
+    let fired = match (&app.faults, backend) {
+        (Some(f), true) => f.take(&Target::Backend { path: &path }, &app.stats),
+        _ => None,
+    };
+    let (mut resp, cors) = match (fired, app.faults.as_ref()) {
+        (Some(mut fired), Some(faults)) => {
+            let cors = !fired.action.no_cors;
+            let resp = match faults::apply_to_call(faults, req, &mut fired).await {
+                Applied::Answer(resp) => resp,
+                Applied::Proceed(req) => route(&app, req).await,
+            };
+            (resp, cors)
+        }
+        _ => (route(&app, req).await, true),
+    };
+    if let Some(origin) = allowed_origin.filter(|_| cors) {
         let h = resp.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&origin) {
             h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, v);
@@ -73,7 +107,11 @@ fn method_not_allowed(allow: &'static str) -> Response<RespBody> {
     resp
 }
 
-async fn route(app: &App, req: Request<Incoming>) -> Response<RespBody> {
+async fn route<B>(app: &App, req: Request<B>) -> Response<RespBody>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
     let is_get = method == Method::GET || method == Method::HEAD;
@@ -87,6 +125,9 @@ async fn route(app: &App, req: Request<Incoming>) -> Response<RespBody> {
                     "api_key": info.api_key,
                     "s3_endpoint": info.s3_endpoint,
                     "bucket": info.bucket,
+                    "region": info.region,
+                    "access_key_id": info.access_key_id,
+                    "secret_access_key": info.secret_access_key,
                     "backend_presign": BACKEND_PRESIGN_PATH,
                     "backend_verify": BACKEND_VERIFY_PATH,
                 }),
@@ -95,21 +136,35 @@ async fn route(app: &App, req: Request<Incoming>) -> Response<RespBody> {
                 .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
             resp
         }
-        BACKEND_PRESIGN_PATH if method == Method::POST => {
-            bump(&app.stats.backend_presign);
-            forward(app, req, PRESIGN_PATH).await
+        BACKEND_PRESIGN_PATH if method == Method::POST => forward(app, req, PRESIGN_PATH).await,
+        BACKEND_VERIFY_PATH if method == Method::POST => forward(app, req, VERIFY_PATH).await,
+        BACKEND_CREDENTIALS_PATH if method == Method::POST => {
+            // Dev only: the store's fixed keys, as a credentials endpoint would hand out
+            // temporary ones to the in-browser signer.
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() * 1000 + u64::from(d.subsec_millis()));
+            util::json(
+                StatusCode::OK,
+                &json!({
+                    "accessKeyId": app.info.access_key_id,
+                    "secretAccessKey": app.info.secret_access_key,
+                    "expiration": now_ms + 15 * 60 * 1000,
+                }),
+            )
         }
-        BACKEND_VERIFY_PATH if method == Method::POST => {
-            bump(&app.stats.backend_verify);
-            forward(app, req, VERIFY_PATH).await
-        }
+        FAULTS_PATH => faults_endpoint(app, req).await,
+        "/__dev/uploads" if is_get => dev_uploads(app, req.uri().query()).await,
         "/__dev/stats" if is_get => util::json(StatusCode::OK, &app.stats.snapshot()),
         "/__dev/stats/reset" if method == Method::POST => {
             app.stats.reset();
             util::json(StatusCode::OK, &app.stats.snapshot())
         }
-        "/config.json" | "/__dev/stats" => method_not_allowed("GET, HEAD, OPTIONS"),
-        BACKEND_PRESIGN_PATH | BACKEND_VERIFY_PATH | "/__dev/stats/reset" => {
+        "/config.json" | "/__dev/stats" | "/__dev/uploads" => {
+            method_not_allowed("GET, HEAD, OPTIONS")
+        }
+        BACKEND_PRESIGN_PATH | BACKEND_VERIFY_PATH | BACKEND_CREDENTIALS_PATH
+        | "/__dev/stats/reset" => {
             method_not_allowed("POST, OPTIONS")
         }
         p if p.starts_with("/__dev/object/") => {
@@ -129,9 +184,92 @@ async fn route(app: &App, req: Request<Incoming>) -> Response<RespBody> {
     }
 }
 
+/// `/__faults`: 404 without `--faults`; else `GET` shows the script and the log, `POST`
+/// replaces the script (400 naming the field when it is wrong), `DELETE` clears it.
+async fn faults_endpoint<B>(app: &App, req: Request<B>) -> Response<RespBody>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    let Some(faults) = &app.faults else {
+        return detail(
+            StatusCode::NOT_FOUND,
+            "Not found (fault injection is off: start the devserver with --faults).",
+        );
+    };
+    let method = req.method().clone();
+    if method == Method::POST {
+        let body = match util::read_body(req.into_body(), MAX_BODY).await {
+            Ok(b) => b,
+            Err(e) => return detail(StatusCode::BAD_REQUEST, e),
+        };
+        let script: serde_json::Value = match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(e) => return detail(StatusCode::BAD_REQUEST, format!("Invalid JSON body: {e}")),
+        };
+        if let Err(e) = faults.set(&script) {
+            return detail(StatusCode::BAD_REQUEST, e);
+        }
+        if faults.reset_armed() {
+            // A reset must meet a fresh connection for the client to see it.
+            app.recycle_connections();
+        }
+    } else if method == Method::DELETE {
+        faults.clear();
+    } else if method != Method::GET && method != Method::HEAD {
+        return method_not_allowed("GET, POST, DELETE, OPTIONS");
+    }
+    let mut resp = util::json(StatusCode::OK, &faults.snapshot(&app.stats));
+    resp.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// What the API presigned for file names starting with `prefix` (from the query
+/// `prefix=...`), with whether the store holds each object.
+async fn dev_uploads(app: &App, query: Option<&str>) -> Response<RespBody> {
+    let prefix = query
+        .unwrap_or("")
+        .split('&')
+        .find_map(|p| p.strip_prefix("prefix="))
+        .and_then(util::percent_decode)
+        .unwrap_or_default();
+    let uploads: Vec<(String, crate::Upload)> = {
+        let reg = app
+            .registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        reg.by_uuid
+            .iter()
+            .filter(|(_, u)| u.file_name.starts_with(&prefix))
+            .map(|(k, u)| (k.clone(), u.clone()))
+            .collect()
+    };
+    let mut out = Vec::with_capacity(uploads.len());
+    for (uuid, u) in uploads {
+        let meta = match app.object_path(&u.key) {
+            Some(p) => tokio::fs::metadata(p).await.ok().filter(|m| m.is_file()),
+            None => None,
+        };
+        out.push(json!({
+            "file_uuid": uuid,
+            "file_name": u.file_name,
+            "id": u.id,
+            "deleted": u.deleted,
+            "stored": meta.is_some(),
+            "size": meta.map_or(0, |m| m.len()),
+        }));
+    }
+    util::json(StatusCode::OK, &serde_json::Value::Array(out))
+}
+
 /// Forwards a JSON body to the API with the key, returning the API's status
 /// and body unchanged.
-async fn forward(app: &App, req: Request<Incoming>, api_path: &str) -> Response<RespBody> {
+async fn forward<B>(app: &App, req: Request<B>, api_path: &str) -> Response<RespBody>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
     let body = match util::read_body(req.into_body(), MAX_BODY).await {
         Ok(b) => b,
         Err(e) => return detail(StatusCode::BAD_REQUEST, e),

@@ -1143,7 +1143,7 @@ async fn sample_backend_presign_and_verify() {
     assert_eq!(r.status, StatusCode::OK);
     let s = stack.stats().await;
     assert!(s.as_object().unwrap().values().all(|v| v == 0), "{s}");
-    assert_eq!(s.as_object().unwrap().len(), 11);
+    assert_eq!(s.as_object().unwrap().len(), 18);
 }
 
 #[tokio::test]
@@ -1235,6 +1235,9 @@ async fn static_files_and_config() {
             "bucket": "uploads",
             "backend_presign": "/backend/presign",
             "backend_verify": "/backend/verify",
+            "region": info.region,
+            "access_key_id": info.access_key_id,
+            "secret_access_key": info.secret_access_key,
         })
     );
 }

@@ -202,3 +202,135 @@ pub fn js_fn(args: &str, body: &str) -> Function {
 pub fn now() -> f64 {
     js_sys::Date::now()
 }
+
+/// The number in `globalThis[name]` (0 when unset).
+pub fn global_num(name: &str) -> f64 {
+    get(&js_sys::global(), name).as_f64().unwrap_or(0.0)
+}
+
+/// A JS presign callback that asks the sample backend, with extra JSON fields (e.g. `expires_in`)
+/// on the calls listed in `extra_on_calls` (1-based), and counts its calls in `globalThis[counter]`.
+pub fn counting_presign(counter: &str, extra: &str, extra_on_calls: &[u32]) -> Function {
+    let calls = js_sys::Array::new();
+    for c in extra_on_calls {
+        calls.push(&JsValue::from(*c));
+    }
+    let f = js_fn(
+        "web, counter, extra, calls",
+        "return async (req) => { globalThis[counter] = (globalThis[counter] || 0) + 1; const n = globalThis[counter];
+           const body = Object.assign({ file_name: req.fileName, content_type: req.contentType }, calls.includes(n) ? JSON.parse(extra) : {});
+           const r = await fetch(web + '/backend/presign', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+           if (!r.ok) throw new Error('backend presign answered ' + r.status);
+           return r.json(); };",
+    );
+    f.apply(&JsValue::NULL, &js_sys::Array::of4(&web_base().into(), &counter.into(), &extra.into(), &calls)).unwrap().unchecked_into()
+}
+
+// ---------------------------------------------------------------- fault injection (`--faults`)
+
+/// Sends `method url` with an optional JSON body (given as JSON text); returns (status, parsed
+/// body or null).
+pub async fn send_json(method: &str, url: &str, json_text: Option<&str>) -> (u16, JsValue) {
+    let mut fields = vec![("method", JsValue::from_str(method))];
+    if let Some(text) = json_text {
+        fields.push(("headers", o(&[("Content-Type", "application/json".into())])));
+        fields.push(("body", text.into()));
+    }
+    let resp: web_sys::Response = JsFuture::from(fetch_init(url, &o(&fields))).await.unwrap().dyn_into().unwrap();
+    let status = resp.status();
+    let json = JsFuture::from(resp.json().unwrap()).await.unwrap_or(JsValue::NULL);
+    (status, json)
+}
+
+/// Replaces the main devserver's fault script with `script` (JSON text, see
+/// `devserver/src/faults.rs`); returns what `/__faults` shows afterwards.
+pub async fn arm(script: &str) -> JsValue {
+    let (status, v) = send_json("POST", &format!("{}/__faults", web_base()), Some(script)).await;
+    assert_eq!(status, 200, "POST /__faults {script} answered {status}: {:?} (is the devserver started with --faults?)", js_sys::JSON::stringify(&v));
+    v
+}
+
+/// Clears the fault script.
+pub async fn clear_faults() {
+    let (status, _) = send_json("DELETE", &format!("{}/__faults", web_base()), None).await;
+    assert_eq!(status, 200, "DELETE /__faults answered {status}");
+}
+
+/// `GET /__faults`: the script still armed, `fired` counts and the `log` of fired faults.
+pub async fn fault_state() -> JsValue {
+    get_json(&format!("{}/__faults", web_base())).await
+}
+
+/// A snapshot of the main devserver's counters, to compare with a later one.
+pub struct Counts(JsValue);
+
+impl Counts {
+    /// The counters now.
+    pub async fn now() -> Self {
+        Counts(stats().await)
+    }
+
+    /// How much counter `name` grew since this snapshot.
+    pub async fn grew(&self, name: &str) -> f64 {
+        stat(name).await - get_num(&self.0, name)
+    }
+
+    /// How much each of `names` grew since this snapshot, in order.
+    pub async fn grew_all(&self, names: &[&str]) -> Vec<f64> {
+        let later = stats().await;
+        names.iter().map(|n| get_num(&later, n) - get_num(&self.0, n)).collect()
+    }
+}
+
+/// Wraps a promise so that it always resolves, with `{ok, value | error, at}` where `at` is the
+/// page's `Date.now()` when the promise settled (the time is taken in the page, not by the test).
+pub fn timed(p: Promise) -> Promise {
+    js_fn("p", "return p.then(value => ({ ok: true, value, at: Date.now() }), error => ({ ok: false, error, at: Date.now() }));")
+        .call1(&JsValue::NULL, &p)
+        .unwrap()
+        .unchecked_into()
+}
+
+/// Polls `cond` every 10 ms for up to `ms`; true once it held.
+pub async fn wait_until<F, Fut>(ms: f64, mut cond: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let until = now() + ms;
+    while now() < until {
+        if cond().await {
+            return true;
+        }
+        sleep_ms(10).await;
+    }
+    cond().await
+}
+
+/// `len` pseudo-random bytes (xorshift32 seeded with `seed`), as a JS Uint8Array filled by JS.
+pub fn random_bytes(len: u32, seed: u32) -> Uint8Array {
+    js_fn(
+        "len, seed",
+        "const a = new Uint8Array(len); let x = (seed >>> 0) || 0x9e3779b9;
+         for (let i = 0; i < len; i++) { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; a[i] = x & 255; }
+         return a;",
+    )
+    .call2(&JsValue::NULL, &JsValue::from(len), &JsValue::from(seed))
+    .unwrap()
+    .unchecked_into()
+}
+
+/// Shows `text` in the test run's output: `console.log` (captured by wasm-bindgen-test, shown
+/// when the test fails or with `--nocapture`), and the headless runner's `#output` element,
+/// whose text the runner prints as the run goes (so it shows for a passing test too).
+pub fn report(text: &str) {
+    js_fn(
+        "t",
+        "console.log(t); const out = globalThis.document && document.getElementById('output');
+         // With --nocapture the runner already sends console.log to #output.
+         const shown = typeof nocapture !== 'undefined' && nocapture;
+         if (out && !shown) out.appendChild(document.createTextNode(t + '\\n'));",
+    )
+    .call1(&JsValue::NULL, &JsValue::from_str(text))
+    .unwrap();
+}
