@@ -267,7 +267,14 @@ fn read_files(v: &JsValue) -> Result<Vec<JsValue>, UploadError> {
 }
 
 /// `uploadAll(files, opts)` for either class.
-fn upload_all_promise(source: Source, files: JsValue, opts: Option<UploadAllOptions>, timeout_ms: u64) -> Promise {
+/// Files at or above `multipart`'s threshold go multipart, as with `upload()`.
+fn upload_all_promise(
+    source: Source,
+    multipart: Option<Rc<crate::task::MultipartCore>>,
+    files: JsValue,
+    opts: Option<UploadAllOptions>,
+    timeout_ms: u64,
+) -> Promise {
     let opts: JsValue = opts.map(Into::into).unwrap_or(JsValue::UNDEFINED);
     promise(async move {
         let o = Opts::new(&opts, "opts")?;
@@ -286,8 +293,8 @@ fn upload_all_promise(source: Source, files: JsValue, opts: Option<UploadAllOpti
         let task = {
             let (files, totals, signal, on_total) = (files.clone(), totals.clone(), signal.clone(), on_total.clone());
             move |i: usize| {
-                let (file, totals, signal, on_file, on_total, source) =
-                    (files[i].clone(), totals.clone(), signal.clone(), on_file.clone(), on_total.clone(), source.clone());
+                let (file, totals, signal, on_file, on_total, source, multipart) =
+                    (files[i].clone(), totals.clone(), signal.clone(), on_file.clone(), on_total.clone(), source.clone(), multipart.clone());
                 async move {
                     let sink = {
                         let totals = totals.clone();
@@ -303,8 +310,17 @@ fn upload_all_promise(source: Source, files: JsValue, opts: Option<UploadAllOpti
                             }
                         }) as flow::ProgressSink
                     };
-                    let o = ReadUpload { file_name: None, content_type: None, on_progress: None, signal, transport: None };
-                    let r = run_upload(source, file, o, Progress::new(Some(sink)), timeout_ms).await;
+                    let progress = Progress::new(Some(sink));
+                    let r = match multipart {
+                        Some(mp) => {
+                            let input = crate::task::TaskInput { file, file_name: None, content_type: None, transport: None, signal, progress };
+                            crate::task::run(&source, Some(&mp), timeout_ms, input).await
+                        }
+                        None => {
+                            let o = ReadUpload { file_name: None, content_type: None, on_progress: None, signal, transport: None };
+                            run_upload(source, file, o, progress, timeout_ms).await
+                        }
+                    };
                     let mut t = totals.borrow_mut();
                     match &r {
                         Ok(_) => {
@@ -472,7 +488,7 @@ impl HexnodeClient {
     /// limiter. Resolves with one entry per input, in input order; never rejects for one file.
     #[wasm_bindgen(js_name = uploadAll, unchecked_return_type = "Promise<UploadAllResult[]>")]
     pub fn upload_all(&self, #[wasm_bindgen(unchecked_param_type = "FileList | Array<File | Blob>")] files: JsValue, opts: Option<UploadAllOptions>) -> Promise {
-        upload_all_promise(Source::Hexnode(self.core.clone()), files, opts, self.put_timeout_ms)
+        upload_all_promise(Source::Hexnode(self.core.clone()), None, files, opts, self.put_timeout_ms)
     }
 }
 
@@ -590,7 +606,7 @@ impl Uploader {
     /// input, in input order; never rejects for one file.
     #[wasm_bindgen(js_name = uploadAll, unchecked_return_type = "Promise<UploadAllResult[]>")]
     pub fn upload_all(&self, #[wasm_bindgen(unchecked_param_type = "FileList | Array<File | Blob>")] files: JsValue, opts: Option<UploadAllOptions>) -> Promise {
-        upload_all_promise(self.source.clone(), files, opts, self.put_timeout_ms)
+        upload_all_promise(self.source.clone(), self.multipart.clone(), files, opts, self.put_timeout_ms)
     }
 }
 

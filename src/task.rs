@@ -732,19 +732,48 @@ impl UploadTask {
     }
 }
 
+/// One upload's inputs, however they were read (`createUpload` options or a batch entry).
+pub(crate) struct TaskInput {
+    pub file: JsValue,
+    pub file_name: Option<String>,
+    pub content_type: Option<String>,
+    pub transport: Option<String>,
+    pub signal: Option<AbortSignal>,
+    pub progress: Rc<Progress>,
+}
+
 /// Reads and validates `createUpload(file, opts)`'s arguments into a task.
 fn prepare(up: &Uploader, file: &JsValue, opts: &JsValue) -> Result<UploadTask, UploadError> {
     let o = Opts::new(opts, "opts")?;
-    let user = o.signal("signal")?;
-    let progress = Progress::to_js(o.function("onProgress")?);
+    let input = TaskInput {
+        file: file.clone(),
+        file_name: o.string("fileName")?,
+        content_type: o.string("contentType")?,
+        transport: o.string("transport")?,
+        signal: o.signal("signal")?,
+        progress: Progress::to_js(o.function("onProgress")?),
+    };
+    build(&up.source, up.multipart.as_ref(), up.put_timeout_ms, input)
+}
+
+/// Runs one upload as a task: multipart when `multipart` is configured and the file reaches
+/// its threshold, else the single-PUT flow. Used by `uploadAll`.
+pub(crate) async fn run(source: &Source, multipart: Option<&Rc<MultipartCore>>, put_timeout_ms: u64, input: TaskInput) -> Result<JsValue, UploadError> {
+    let task = build(source, multipart, put_timeout_ms, input)?;
+    task.shared.clone().start().await
+}
+
+/// Validates one upload's inputs into a task.
+fn build(source: &Source, multipart: Option<&Rc<MultipartCore>>, put_timeout_ms: u64, input: TaskInput) -> Result<UploadTask, UploadError> {
+    let TaskInput { file, file_name, content_type, transport, signal: user, progress } = input;
     let blob: Blob = file.clone().dyn_into().map_err(|_| UploadError::invalid_input("file", "must be a File or a Blob"))?;
     let own_name = file.dyn_ref::<File>().map(|f| f.name());
-    let file_name = input::resolve_file_name(o.string("fileName")?.as_deref(), own_name.as_deref())?;
-    let content_type = input::resolve_content_type(o.string("contentType")?.as_deref(), &blob.type_())?;
-    let transport = transport::choose(o.string("transport")?.as_deref(), progress.wanted())?;
+    let file_name = input::resolve_file_name(file_name.as_deref(), own_name.as_deref())?;
+    let content_type = input::resolve_content_type(content_type.as_deref(), &blob.type_())?;
+    let transport = transport::choose(transport.as_deref(), progress.wanted())?;
     let raw = blob.size();
     let exact = raw.is_finite() && raw >= 0.0 && raw.fract() == 0.0;
-    let multi = match (&up.multipart, &up.source) {
+    let multi = match (multipart, source) {
         (Some(mp), Source::Backend(b)) if exact && mp.settings.applies_to(raw as u64) => Some((mp.clone(), b.clone())),
         _ => None,
     };
@@ -761,7 +790,7 @@ fn prepare(up: &Uploader, file: &JsValue, opts: &JsValue) -> Result<UploadTask, 
                 content_type,
                 size,
                 transport,
-                put_timeout_ms: up.put_timeout_ms,
+                put_timeout_ms,
                 progress,
                 created: RefCell::new(None),
                 ledger: RefCell::new(Ledger::new()),
@@ -772,12 +801,12 @@ fn prepare(up: &Uploader, file: &JsValue, opts: &JsValue) -> Result<UploadTask, 
         }
         None => Work::Single(Single {
             size: input::check_size(raw)?,
-            source: up.source.clone(),
+            source: source.clone(),
             body: blob,
             file_name,
             content_type,
             transport,
-            timeout_ms: up.put_timeout_ms,
+            timeout_ms: put_timeout_ms,
             progress,
         }),
     };

@@ -166,6 +166,34 @@ async fn endpoints_as_urls_and_list_parts() {
 }
 
 #[wasm_bindgen_test]
+async fn upload_all_sends_big_files_multipart_and_small_ones_as_one_put() {
+    let h = harness("");
+    let up = mp_uploader(&h, &[("concurrency", 2.into())], None);
+    let files = Array::new();
+    let big = file(12 * MIB, "batch-big.bin", "application/octet-stream");
+    let small = file(2000, "batch-small.txt", "text/plain");
+    let big2 = file(9 * MIB, "batch-big2.bin", "application/octet-stream");
+    files.push(&big);
+    files.push(&small);
+    files.push(&big2);
+    let out = ok(up.upload_all(files.into(), Some(o(&[("concurrency", 2.into())]).unchecked_into()))).await;
+    let out: Array = out.unchecked_into();
+    assert_eq!(out.length(), 3);
+    for (i, f) in [&big, &small, &big2].into_iter().enumerate() {
+        let e = out.get(i as u32);
+        assert_eq!(get(&e, "ok").as_bool(), Some(true), "entry {i}: {}", describe(&get(&e, "error")));
+        let r = get(&e, "result");
+        assert_eq!(get(&r, "verified").as_bool(), Some(true));
+        assert_stored(&get_str(&r, "fileUuid"), f).await;
+    }
+    assert_eq!(get_num(&h, "creates"), 2.0, "the two big files went multipart");
+    assert_eq!(get_num(&h, "completes"), 2.0);
+    let mut signs = numbers(&get(&h, "signs"));
+    signs.sort();
+    assert_eq!(signs, vec![1, 1, 2, 2], "12 MiB and 9 MiB in 8 MiB parts: two parts each");
+}
+
+#[wasm_bindgen_test]
 async fn a_part_failing_twice_is_retried_and_succeeds() {
     // Part 3's first two URLs point at a closed port: a network error, retried (re-signed).
     let h = harness("if (r.partNumber === 3 && h.signs.filter(n => n === 3).length <= 2) return { url: 'http://127.0.0.1:9/broken' };");
