@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use wasm_bindgen_futures::JsFuture;
 use web_sys::AbortSignal;
 
 use crate::error::UploadError;
@@ -30,7 +30,7 @@ where
     let workers = Array::new();
     for _ in 0..concurrency.clamp(1, count.max(1)) {
         let (results, next, task, signal) = (results.clone(), next.clone(), task.clone(), signal.clone());
-        let worker: Promise = future_to_promise(async move {
+        let worker: Promise = crate::platform::spawn_promise(async move {
             loop {
                 let i = next.get();
                 if i >= count {

@@ -7,7 +7,6 @@ use std::rc::Rc;
 use js_sys::{Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::future_to_promise;
 use web_sys::{Blob, File, RequestCredentials};
 
 use crate::api::DEFAULT_API_TIMEOUT_MS;
@@ -130,7 +129,7 @@ fn promise<F>(fut: F) -> Promise
 where
     F: std::future::Future<Output = Result<JsValue, UploadError>> + 'static,
 {
-    future_to_promise(async move { fut.await.map_err(|e| js_error(&e)) })
+    crate::platform::spawn_promise(async move { fut.await.map_err(|e| js_error(&e)) })
 }
 
 fn obj(fields: &[(&str, JsValue)]) -> JsValue {

@@ -20,6 +20,15 @@ extern "C" {
     pub(crate) fn global_fetch(input: &web_sys::Request) -> Promise;
 }
 
+/// A boxed, local future that settles a JS promise.
+type PromiseFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue, JsValue>>>>;
+
+/// Runs `fut` and returns its JS promise. The future is boxed so that `future_to_promise` and its
+/// glue are compiled once for the whole crate, not once per call site (a few KB of .wasm).
+pub(crate) fn spawn_promise(fut: impl std::future::Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
+    wasm_bindgen_futures::future_to_promise(Box::pin(fut) as PromiseFuture)
+}
+
 /// Milliseconds since the Unix epoch, from the JS clock.
 pub(crate) fn now_ms() -> u64 {
     js_sys::Date::now().max(0.0) as u64

@@ -13,7 +13,7 @@ use std::rc::Rc;
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, AbortSignal, Blob, File};
 
 use crate::api;
@@ -386,7 +386,7 @@ impl Multi {
         let n = self.mp.settings.concurrency.clamp(1, queue.borrow().len());
         for _ in 0..n {
             let (me, c, queue, failure, pool) = (self.clone(), c.clone(), queue.clone(), failure.clone(), pool.clone());
-            workers.push(&future_to_promise(async move {
+            workers.push(&crate::platform::spawn_promise(async move {
                 loop {
                     let sig = pool.signal();
                     if sig.aborted() {
@@ -707,7 +707,7 @@ impl UploadTask {
     #[wasm_bindgen(unchecked_return_type = "Promise<UploadResult>")]
     pub fn start(&self) -> Promise {
         let shared = self.shared.clone();
-        future_to_promise(async move { shared.start().await.map_err(|e| js_error(&e)) })
+        crate::platform::spawn_promise(async move { shared.start().await.map_err(|e| js_error(&e)) })
     }
 
     /// Stops sending: in-flight part PUTs are cancelled. No effect unless running.
@@ -825,7 +825,7 @@ fn build(source: &Source, multipart: Option<&Rc<MultipartCore>>, put_timeout_ms:
 /// `Uploader.upload()` when `multipart` is configured: a task, started at once.
 pub(crate) fn upload_promise(up: &Uploader, file: JsValue, opts: JsValue) -> Promise {
     let task = prepare(up, &file, &opts);
-    future_to_promise(async move {
+    crate::platform::spawn_promise(async move {
         let task = task.map_err(|e| js_error(&e))?;
         task.shared.clone().start().await.map_err(|e| js_error(&e))
     })
