@@ -3,6 +3,9 @@
 import init, { HexnodeClient, Uploader } from '/pkg/presigned_upload.js';
 
 const CONCURRENCY = 3;
+const MiB = 1024 * 1024;
+/** Multipart defaults ("Through backend" mode): shown and editable in the Advanced section. */
+const MULTIPART_DEFAULTS = { thresholdMiB: 16, partSizeMiB: 8, concurrency: 4 };
 
 const $ = (id) => document.getElementById(id);
 const els = {
@@ -15,6 +18,9 @@ const els = {
   apiKey: $('api-key'),
   retries: $('retries'),
   rateLimit: $('rate-limit'),
+  mpThreshold: $('mp-threshold'),
+  mpPartSize: $('mp-part-size'),
+  mpConcurrency: $('mp-concurrency'),
   fileInput: $('file-input'),
   dropZone: $('drop-zone'),
   summary: $('summary'),
@@ -35,11 +41,12 @@ const els = {
 const config = {
   backendPresign: '/backend/presign',
   backendVerify: '/backend/verify',
+  backendMultipart: '/backend/multipart/',
 };
 
 /** All rows, in the order they were added. */
 const rows = [];
-/** Rows waiting for a free upload slot. */
+/** Rows waiting for a free upload slot (new ones, and paused ones whose Resume waits for a slot). */
 const queue = [];
 let active = 0;
 let nextRowId = 1;
@@ -123,14 +130,43 @@ function getHexnodeClient() {
   return client;
 }
 
+/** The Advanced section's multipart settings, in bytes. */
+function multipartSettings() {
+  const thresholdMiB = readInt(els.mpThreshold, 'Multipart threshold') ?? MULTIPART_DEFAULTS.thresholdMiB;
+  const partSizeMiB = readInt(els.mpPartSize, 'Part size') ?? MULTIPART_DEFAULTS.partSizeMiB;
+  const concurrency = readInt(els.mpConcurrency, 'Parts in parallel') ?? MULTIPART_DEFAULTS.concurrency;
+  if (thresholdMiB < 5) throw userError('Multipart threshold must be at least 5 MiB');
+  if (partSizeMiB < 5) throw userError('Part size must be at least 5 MiB');
+  if (concurrency < 1 || concurrency > 16) throw userError('Parts in parallel must be from 1 to 16');
+  return { threshold: thresholdMiB * MiB, partSize: partSizeMiB * MiB, concurrency };
+}
+
+/** How many parts `file` is sent in through the backend (0: one PUT). */
+function partCount(file, mp) {
+  return file.size >= mp.threshold ? Math.ceil(file.size / mp.partSize) : 0;
+}
+
 function getBackendUploader() {
   const retry = retryOptions();
+  const mp = multipartSettings();
   const presign = new URL(config.backendPresign, location.href).href;
   const verify = new URL(config.backendVerify, location.href).href;
-  const key = JSON.stringify(['backend', presign, verify, retry]);
+  const mpBase = new URL(config.backendMultipart, location.href).href.replace(/\/?$/, '/');
+  const key = JSON.stringify(['backend', presign, verify, retry, mp, mpBase]);
   let uploader = clientCache.get(key);
   if (!uploader) {
-    const opts = { presign, verify };
+    const opts = {
+      presign,
+      verify,
+      multipart: {
+        ...mp,
+        create: `${mpBase}create`,
+        signPart: `${mpBase}sign-part`,
+        complete: `${mpBase}complete`,
+        abort: `${mpBase}abort`,
+        listParts: `${mpBase}list`,
+      },
+    };
     if (retry) opts.retry = retry;
     uploader = new Uploader(opts);
     clientCache.set(key, uploader);
@@ -148,6 +184,7 @@ const STATUS_TEXT = {
   queued: 'Queued',
   presign: 'Requesting upload URL…',
   uploading: 'Uploading…',
+  paused: 'Paused',
   verifying: 'Verifying…',
   done: 'Done',
   failed: 'Failed',
@@ -169,6 +206,10 @@ function addFiles(fileList) {
       percent: 0,
       phases: [],
       controller: null,
+      task: null,
+      parts: previewParts(file),
+      holdsSlot: false,
+      resumePending: false,
       cancelRequested: false,
       result: null,
       error: null,
@@ -184,6 +225,16 @@ function addFiles(fileList) {
   announce(`${files.length} file${files.length === 1 ? '' : 's'} added.`);
   updateSummary();
   pump();
+}
+
+/** The parts a file would go in with the current mode and settings (for the row before it starts). */
+function previewParts(file) {
+  if (currentMode() !== 'backend') return 0;
+  try {
+    return partCount(file, multipartSettings());
+  } catch {
+    return 0;
+  }
 }
 
 function buildRow(row) {
@@ -226,7 +277,10 @@ function buildRow(row) {
   const via = document.createElement('span');
   via.className = 'file-via';
   via.setAttribute('data-testid', 'file-via');
-  meta.append(size, type, via);
+  const parts = document.createElement('span');
+  parts.className = 'file-parts';
+  parts.setAttribute('data-testid', 'file-parts');
+  meta.append(size, type, via, parts);
   info.append(name, meta);
 
   const progressWrap = document.createElement('div');
@@ -251,6 +305,13 @@ function buildRow(row) {
 
   const actions = document.createElement('div');
   actions.className = 'row-actions';
+  const pause = document.createElement('button');
+  pause.type = 'button';
+  pause.className = 'btn btn-small btn-secondary btn-pause';
+  pause.textContent = 'Pause';
+  pause.setAttribute('data-testid', 'pause');
+  pause.setAttribute('aria-label', `Pause upload of ${row.file.name}`);
+  pause.addEventListener('click', () => (row.status === 'paused' ? resumeRow(row) : pauseRow(row)));
   const cancel = document.createElement('button');
   cancel.type = 'button';
   cancel.className = 'btn btn-small btn-secondary';
@@ -265,14 +326,14 @@ function buildRow(row) {
   retry.setAttribute('data-testid', 'retry');
   retry.setAttribute('aria-label', `Retry upload of ${row.file.name}`);
   retry.addEventListener('click', () => retryRow(row));
-  actions.append(cancel, retry);
+  actions.append(pause, cancel, retry);
 
   const selectWrap = document.createElement('div');
   selectWrap.className = 'select-wrap';
   selectWrap.append(select, selectLabel);
 
   li.append(selectWrap, info, progressWrap, status, actions);
-  return { li, select, via, progress, pct, status, cancel, retry };
+  return { li, select, via, parts, progress, pct, status, pause, cancel, retry };
 }
 
 function setProgress(row, percent) {
@@ -285,11 +346,15 @@ function setProgress(row, percent) {
 }
 
 function renderRow(row) {
-  const { li, select, via, status, cancel, retry } = row.el;
+  const { li, select, via, parts, status, pause, cancel, retry } = row.el;
   li.dataset.status = row.status;
   li.dataset.phases = row.phases.join(' ');
   li.className = `file-row status-${row.status}`;
   via.textContent = modeLabel(row.mode);
+  parts.textContent = row.parts ? `multipart: ${row.parts} parts` : '';
+  parts.hidden = !row.parts;
+  if (row.parts) li.dataset.parts = String(row.parts);
+  else delete li.dataset.parts;
 
   let text = STATUS_TEXT[row.status];
   status.replaceChildren();
@@ -320,8 +385,15 @@ function renderRow(row) {
   }
   if (row.status !== 'failed') delete li.dataset.code;
 
-  const running = ['queued', 'presign', 'uploading', 'verifying'].includes(row.status);
+  const running = ['queued', 'presign', 'uploading', 'verifying', 'paused'].includes(row.status);
   cancel.hidden = !running;
+  // Pause / Resume: multipart uploads only, once started. It stays in place (disabled) while it
+  // cannot act, so the row does not jump: before the parts are sent and after the last one.
+  const paused = row.status === 'paused' || row.resumePending;
+  pause.hidden = !(row.task && row.parts > 0 && running);
+  pause.textContent = paused ? 'Resume' : 'Pause';
+  pause.setAttribute('aria-label', `${paused ? 'Resume' : 'Pause'} upload of ${row.file.name}`);
+  pause.disabled = !(row.status === 'paused' || (row.status === 'uploading' && (row.uploadPercent || 0) < 100));
   retry.hidden = !(row.status === 'failed' || row.status === 'cancelled');
   const selectable = row.status === 'done' && row.result && row.result.fileId != null;
   select.disabled = !selectable;
@@ -332,6 +404,15 @@ function renderRow(row) {
 }
 
 function cancelRow(row) {
+  if (row.task && isActive(row)) {
+    // A started task (running, paused, or paused and waiting for a slot): abort() ends its
+    // start() with `aborted`, and a multipart upload is aborted in the store.
+    const i = queue.indexOf(row);
+    if (i >= 0) queue.splice(i, 1);
+    row.cancelRequested = true;
+    row.task.abort();
+    return;
+  }
   if (row.status === 'queued') {
     const i = queue.indexOf(row);
     if (i >= 0) queue.splice(i, 1);
@@ -348,6 +429,58 @@ function cancelRow(row) {
   }
 }
 
+function isActive(row) {
+  return ['queued', 'presign', 'uploading', 'verifying', 'paused'].includes(row.status);
+}
+
+function takeSlot(row) {
+  active += 1;
+  row.holdsSlot = true;
+}
+
+function releaseSlot(row) {
+  if (row.holdsSlot) {
+    row.holdsSlot = false;
+    active -= 1;
+  }
+}
+
+/** Pauses a running multipart upload: its slot goes to the next file in the queue. */
+function pauseRow(row) {
+  if (!row.task || row.status !== 'uploading') return;
+  row.task.pause();
+  if (row.task.state !== 'paused') return; // already past the parts
+  row.status = 'paused';
+  releaseSlot(row);
+  renderRow(row);
+  announce(`${row.file.name}: paused at ${row.percent}%.`);
+  pump();
+}
+
+/** Resumes a paused upload now, or as soon as one of the slots is free. */
+function resumeRow(row) {
+  if (!row.task || row.status !== 'paused') return;
+  if (active < CONCURRENCY) {
+    takeSlot(row);
+    continueTask(row);
+  } else {
+    row.status = 'queued';
+    row.resumePending = true;
+    queue.unshift(row);
+    renderRow(row);
+    announce(`${row.file.name}: resumes when a slot is free.`);
+  }
+  updateSummary();
+}
+
+function continueTask(row) {
+  row.resumePending = false;
+  row.status = 'uploading';
+  row.task.resume();
+  renderRow(row);
+  announce(`${row.file.name}: resumed.`);
+}
+
 function retryRow(row) {
   if (row.status !== 'failed' && row.status !== 'cancelled') return;
   row.status = 'queued';
@@ -356,6 +489,8 @@ function retryRow(row) {
   row.result = null;
   row.phases = [];
   row.cancelRequested = false;
+  row.uploadPercent = 0;
+  row.parts = previewParts(row.file);
   setProgress(row, 0);
   renderRow(row);
   queue.push(row);
@@ -367,9 +502,13 @@ function pump() {
   while (active < CONCURRENCY && queue.length > 0) {
     const row = queue.shift();
     if (row.status !== 'queued') continue;
-    active += 1;
+    takeSlot(row);
+    if (row.resumePending) {
+      continueTask(row);
+      continue;
+    }
     runUpload(row).finally(() => {
-      active -= 1;
+      releaseSlot(row);
       updateSummary();
       pump();
     });
@@ -380,6 +519,7 @@ function pump() {
 async function runUpload(row) {
   row.mode = currentMode();
   row.status = 'presign';
+  row.uploadPercent = 0;
   row.controller = new AbortController();
   renderRow(row);
   let frame = 0;
@@ -387,8 +527,12 @@ async function runUpload(row) {
     if (row.cancelRequested) return;
     if (!row.phases.includes(p.phase)) row.phases.push(p.phase);
     const nextStatus = p.phase === 'presign' ? 'presign' : p.phase === 'upload' ? 'uploading' : 'verifying';
+    const wasSending = (row.uploadPercent || 0) < 100;
     if (p.phase === 'upload' && p.total > 0) row.uploadPercent = (p.loaded / p.total) * 100;
     if (p.phase === 'verify') row.uploadPercent = 100;
+    // A paused row stays paused until Resume, whatever a late event says.
+    if (row.status === 'paused' || row.resumePending) return;
+    if (wasSending && row.uploadPercent >= 100) renderRow(row); // Pause no longer applies
     if (nextStatus !== row.status) {
       row.status = nextStatus;
       renderRow(row);
@@ -397,13 +541,23 @@ async function runUpload(row) {
     if (!frame) {
       frame = requestAnimationFrame(() => {
         frame = 0;
-        if (['presign', 'uploading', 'verifying'].includes(row.status)) setProgress(row, row.uploadPercent || 0);
+        if (['presign', 'uploading', 'verifying', 'paused'].includes(row.status)) setProgress(row, row.uploadPercent || 0);
       });
     }
   };
   try {
     const uploader = getUploader(row.mode);
-    const result = await uploader.upload(row.file, { onProgress, signal: row.controller.signal });
+    let result;
+    if (row.mode === 'backend') {
+      // A task, so that a multipart upload can be paused and resumed (a small file is one PUT).
+      row.parts = partCount(row.file, multipartSettings());
+      row.task = uploader.createUpload(row.file, { onProgress });
+      renderRow(row);
+      result = await row.task.start();
+    } else {
+      row.parts = 0;
+      result = await uploader.upload(row.file, { onProgress, signal: row.controller.signal });
+    }
     row.result = result;
     row.status = 'done';
     setProgress(row, 100);
@@ -421,6 +575,12 @@ async function runUpload(row) {
   } finally {
     if (frame) cancelAnimationFrame(frame);
     row.controller = null;
+    row.resumePending = false;
+    if (row.task) {
+      const task = row.task;
+      row.task = null;
+      task.free();
+    }
     renderRow(row);
     updateSelection();
   }
@@ -437,6 +597,7 @@ function updateSummary() {
     const done = count('done');
     if (done) parts.push(`${done} done`);
     if (running) parts.push(`${running} uploading`);
+    if (count('paused')) parts.push(`${count('paused')} paused`);
     if (count('queued')) parts.push(`${count('queued')} queued`);
     if (count('failed')) parts.push(`${count('failed')} failed`);
     if (count('cancelled')) parts.push(`${count('cancelled')} cancelled`);
@@ -444,7 +605,7 @@ function updateSummary() {
     const text = parts.join(', ') + '.';
     if (els.summary.textContent !== text) els.summary.textContent = text;
   }
-  els.cancelAll.disabled = !rows.some((r) => ['queued', 'presign', 'uploading', 'verifying'].includes(r.status));
+  els.cancelAll.disabled = !rows.some(isActive);
 }
 
 // ---------------------------------------------------------------- deploy / delete
@@ -516,6 +677,16 @@ async function runAction(kind) {
 
 // ---------------------------------------------------------------- mode
 
+function updateMultipartNote() {
+  let text = `${MULTIPART_DEFAULTS.thresholdMiB} MiB`;
+  try {
+    text = `${multipartSettings().threshold / MiB} MiB`;
+  } catch {
+    // An invalid value fails the upload with a message; the note keeps the default.
+  }
+  $('mp-note-threshold').textContent = text;
+}
+
 function applyMode() {
   const mode = currentMode();
   els.hexnodeSettings.hidden = mode !== 'hexnode';
@@ -532,6 +703,7 @@ function wire() {
   $('settings-form').addEventListener('submit', (e) => e.preventDefault());
   els.modeHexnode.addEventListener('change', applyMode);
   els.modeBackend.addEventListener('change', applyMode);
+  els.mpThreshold.addEventListener('input', updateMultipartNote);
 
   els.dropZone.addEventListener('click', () => els.fileInput.click());
   els.fileInput.addEventListener('change', () => {
@@ -606,6 +778,8 @@ async function main() {
     if (c.backend_verify) config.backendVerify = c.backend_verify;
     $('backend-presign-path').textContent = config.backendPresign;
     $('backend-verify-path').textContent = config.backendVerify;
+    if (c.backend_multipart) config.backendMultipart = c.backend_multipart;
+    $('backend-multipart-path').textContent = config.backendMultipart;
   } catch (err) {
     els.loadError.hidden = false;
     els.loadError.textContent = `Could not read /config.json (${err && err.message ? err.message : err}); enter the portal URL and API key by hand.`;

@@ -69,6 +69,7 @@ async function getJson(url, init) {
 }
 
 const stats = (base) => getJson(`${base}/__dev/stats`);
+const multipart = (base) => getJson(`${base}/__dev/multipart`); // { uploads: [{uploadId, key, parts}], counters }
 const storedObject = (base, uuid) => getJson(`${base}/__dev/object/${encodeURIComponent(uuid)}`);
 
 /** Opens the demo in a fresh context and waits until the package is initialised. */
@@ -141,6 +142,8 @@ async function rowData(page, name) {
     via: el.querySelector('[data-testid=file-via]').textContent,
     cancelVisible: !el.querySelector('[data-testid=cancel]').hidden,
     retryVisible: !el.querySelector('[data-testid=retry]').hidden,
+    pauseVisible: !el.querySelector('[data-testid=pause]').hidden,
+    parts: el.querySelector('[data-testid=file-parts]').textContent,
   }));
 }
 
@@ -397,6 +400,8 @@ test('"Through backend" mode uploads through /backend/presign and /backend/verif
   for (const f of files) {
     const d = await assertStored(page, base, f.name, f.buffer);
     assert.equal(d.via, 'via backend');
+    assert.equal(d.parts, '', `${f.name}: a small file is shown as multipart`);
+    assert.equal(d.pauseVisible, false, `${f.name}: a small file has a Pause button`);
   }
   const after = await stats(base);
   assert.equal(after.backend_presign - before.backend_presign, 2, 'presign did not go through the backend');
@@ -410,6 +415,143 @@ test('"Through backend" mode uploads through /backend/presign and /backend/verif
   // Back in Hexnode mode they work on the same files.
   await page.getByLabel('Hexnode API').check();
   assert.equal(await page.getByTestId('delete').isEnabled(), true);
+  await closeDemo(page);
+});
+
+/** Waits until the row of `name` uploads with progress above `min` %. */
+async function waitForProgress(page, name, min = 0, timeout = 30_000) {
+  await page.waitForFunction(
+    ([sel, min]) => { const el = document.querySelector(sel); return el && el.dataset.status === 'uploading' && Number(el.dataset.progress) > min; },
+    [rowSelector(name), min],
+    { timeout, polling: 20 },
+  );
+}
+
+/** Waits until the store has no in-progress multipart upload other than those in `before`. */
+async function waitNoNewMultipart(base, before, timeout = 10_000) {
+  const known = new Set(before.uploads.map((u) => u.uploadId));
+  const deadline = Date.now() + timeout;
+  let left;
+  do {
+    left = (await multipart(base)).uploads.filter((u) => !known.has(u.uploadId));
+    if (left.length === 0) return;
+    await new Promise((r) => setTimeout(r, 100));
+  } while (Date.now() < deadline);
+  assert.deepEqual(left, [], 'multipart uploads left in progress in the store');
+}
+
+test('"Through backend": a 40 MiB file goes in 8 MiB parts, Pause keeps its progress, Resume sends only the missing parts', { timeout: TEST_TIMEOUT }, async () => {
+  const base = requireEnv('PU_WEB_BASE', 'needed to open the demo');
+  const name = 'video-40MiB.bin';
+  const path = join(tmp, name); // Playwright takes buffers only up to 50 MB
+  const bytes = randomBytes(40 * MiB);
+  writeFileSync(path, bytes);
+  const page = await openDemo(base);
+  assert.match(await page.getByTestId('hexnode-multipart-note').textContent(), /Hexnode API has no multipart endpoints/);
+  await page.getByLabel('Through backend').check();
+  assert.equal(await page.getByTestId('hexnode-multipart-note').isVisible(), false);
+  await setAdvanced(page, {});
+  assert.equal(await page.getByLabel('Threshold (MiB)').inputValue(), '16');
+  assert.equal(await page.getByLabel('Part size (MiB)').inputValue(), '8');
+  assert.equal(await page.getByLabel('Parts in parallel per file').inputValue(), '4');
+  await throttleUploads(page, 8 * MiB); // 4 parts of 8 MiB at once: ~4 s before the first one is stored
+  const before = await multipart(base);
+  const statsBefore = await stats(base);
+
+  await page.setInputFiles('[data-testid=file-input]', path);
+  await waitForProgress(page, name);
+  let d = await rowData(page, name);
+  assert.equal(d.parts, 'multipart: 5 parts');
+  assert.equal(d.via, 'via backend');
+  assert.equal(d.pauseVisible, true, 'no Pause button on a multipart row');
+  assert.equal(d.cancelVisible, true);
+  const pause = row(page, name).getByTestId('pause');
+  assert.equal(await pause.getAttribute('aria-label'), `Pause upload of ${name}`);
+  await row(page, name).getByRole('button', { name: `Pause upload of ${name}` }).click();
+
+  await waitForStatus(page, name, ['paused', 'done', 'failed'], 10_000);
+  d = await rowData(page, name);
+  assert.equal(d.status, 'paused', d.statusText);
+  assert.equal(d.statusText, 'Paused');
+  assert.ok(d.progress > 0 && d.progress < 100, `progress when paused: ${d.progress}`);
+  assert.equal(await pause.textContent(), 'Resume');
+  assert.equal(await pause.getAttribute('aria-label'), `Resume upload of ${name}`);
+  assert.equal(await pause.evaluate((el) => el === document.activeElement), true, 'focus left the Pause/Resume button');
+  assert.match(await page.getByTestId('summary').textContent(), /1 paused/);
+  await page.waitForTimeout(600);
+  const first = (await rowData(page, name)).progress;
+  await page.waitForTimeout(600);
+  const second = (await rowData(page, name)).progress;
+  assert.equal(second, first, `progress grew while paused: ${first}% → ${second}%`);
+  assert.ok(first >= d.progress, `progress went back on pause: ${d.progress}% → ${first}%`);
+  const atPause = await multipart(base);
+  const mine = atPause.uploads.filter((u) => !before.uploads.some((b) => b.uploadId === u.uploadId));
+  assert.equal(mine.length, 1, `one multipart upload in progress: ${JSON.stringify(atPause.uploads)}`);
+  const storedAtPause = mine[0].parts;
+
+  await page.screenshot({ path: join(OUT_DIR, 'demo-paused.png'), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: join(OUT_DIR, 'demo-paused-mobile.png'), fullPage: true });
+  assert.ok((await page.evaluate(() => document.documentElement.scrollWidth)) <= 390, 'horizontal overflow at 390 px while paused');
+  await page.setViewportSize({ width: 1280, height: 900 });
+
+  // Resume from the keyboard: the button keeps focus, Enter presses it.
+  await pause.focus();
+  await page.keyboard.press('Enter');
+  await waitForStatus(page, name, ['done', 'failed', 'cancelled'], 30_000);
+  d = await assertStored(page, base, name, bytes);
+  assert.equal(d.uuid, mine[0].key, 'the row\'s file uuid is the multipart key');
+  assert.equal(d.pauseVisible, false, 'Pause shown on a finished row');
+  assert.equal(d.cancelVisible, false);
+
+  const after = await multipart(base);
+  const c = (k) => after.counters[k] - before.counters[k];
+  assert.equal(c('create'), 1);
+  assert.equal(c('complete'), 1);
+  assert.equal(c('abort'), 0);
+  assert.ok(c('list') >= 1, 'resume did not ask which parts are stored');
+  assert.equal(after.counters.sign_part - atPause.counters.sign_part, 5 - storedAtPause,
+    `resume must send only the ${5 - storedAtPause} missing parts (${storedAtPause} stored at the pause)`);
+  await waitNoNewMultipart(base, before);
+  const statsAfter = await stats(base);
+  assert.equal(statsAfter.backend_verify - statsBefore.backend_verify, 1, 'verified once');
+  assert.equal(statsAfter.backend_presign - statsBefore.backend_presign, 0, 'a multipart file must not be presigned as one PUT');
+  await closeDemo(page);
+});
+
+test('"Through backend": cancelling a multipart upload, running or paused, leaves none in progress in the store', { timeout: TEST_TIMEOUT }, async () => {
+  const base = requireEnv('PU_WEB_BASE', 'needed to open the demo');
+  const files = ['cancel-running-24MiB.bin', 'cancel-paused-24MiB.bin'];
+  for (const [i, f] of files.entries()) writeFileSync(join(tmp, f), Buffer.alloc(24 * MiB, 0x30 + i));
+  const page = await openDemo(base);
+  await page.getByLabel('Through backend').check();
+  await throttleUploads(page, 8 * MiB);
+  const before = await multipart(base);
+  const statsBefore = await stats(base);
+
+  await page.setInputFiles('[data-testid=file-input]', files.map((f) => join(tmp, f)));
+  for (const f of files) await waitForProgress(page, f);
+  for (const f of files) assert.equal((await rowData(page, f)).parts, 'multipart: 3 parts', f);
+  await row(page, files[1]).getByRole('button', { name: `Pause upload of ${files[1]}` }).click();
+  await waitForStatus(page, files[1], ['paused', 'done', 'failed'], 10_000);
+  assert.equal((await rowData(page, files[1])).status, 'paused');
+  for (const f of files) await row(page, f).getByRole('button', { name: `Cancel upload of ${f}` }).click();
+
+  for (const f of files) {
+    await waitForStatus(page, f, ['cancelled', 'done', 'failed'], 15_000);
+    const d = await rowData(page, f);
+    assert.equal(d.status, 'cancelled', `${f}: ${d.statusText}`);
+    assert.equal(d.fileId, undefined);
+    assert.equal(d.pauseVisible, false, `${f}: Pause shown on a cancelled row`);
+    assert.equal(d.retryVisible, true);
+  }
+  await waitNoNewMultipart(base, before);
+  const after = await multipart(base);
+  assert.equal(after.counters.abort - before.counters.abort, 2, 'each cancelled upload is aborted once');
+  assert.equal(after.counters.complete - before.counters.complete, 0);
+  assert.equal((await stats(base)).backend_verify - statsBefore.backend_verify, 0, 'a cancelled upload was verified');
+  assert.match(await page.getByTestId('summary').textContent(), /2 cancelled/);
+  assert.equal(await page.getByTestId('cancel-all').isDisabled(), true);
   await closeDemo(page);
 });
 
