@@ -3,7 +3,9 @@
 // Drives headless Chromium on bench/page (served by the devserver, same origin as /pkg/) and compares,
 // on the same store with the same Files:
 //   raw fetch PUT (the floor) · putFile (fetch) · putFile (xhr + onProgress) · Uploader.upload
-//   (presign + PUT + verify) · Uppy 6 (@uppy/core + @uppy/aws-s3, signRequest, single PUT) · curl from the host.
+//   (presign + PUT + verify) · Uppy 6 (@uppy/core + @uppy/aws-s3, signRequest, single PUT) · curl from the host;
+//   for files of 16 MiB and more also multipart: Uploader.upload with `multipart` (8 MiB parts, 4 at once,
+//   the devserver's /backend/multipart/*) · Uppy 6 multipart (shouldUseMultipart, same endpoints).
 // Every figure is the median of interleaved runs (the order rotates each round, so drift and position
 // cancel); ratios are the medians of the per-round ratios.
 //
@@ -16,7 +18,7 @@
 //   BENCH_UPPY_BUNDLE    the Uppy bundle served at /uppy.bundle.js
 //   BENCH_NAMED_WASM     the .wasm optimized like the package but with its name section (optional)
 //   BENCH_OUT_DIR        where results.json and RESULTS.md go (default bench/, quick: bench/out/quick)
-//   BENCH_QUICK=1        smoke: 1 MiB + 16 MiB, 3 runs, 50-file batch
+//   BENCH_QUICK=1        smoke: 1 MiB + 16 MiB (multipart at 16 MiB), 3 runs, 50-file batch
 //   BENCH_RUNS=N         rounds per figure, at least 5 (default 7; 1 MiB and startup use 3×N; quick: 3)
 //   BENCH_STORE_ON       where the store keeps objects (for the report)
 //   BENCH_STRICT=1       exit 1 when a target is missed (default: only when a contender fails)
@@ -55,6 +57,12 @@ const CHROMIUM = process.env.PU_CHROMIUM || '/usr/bin/chromium';
 
 const PAGE_CONTENDERS = ['raw', 'putFile-fetch', 'putFile-xhr', 'Uploader.upload', 'uppy'];
 const CONTENDERS = [...PAGE_CONTENDERS, 'curl'];
+// Multipart (issue 7): in the same interleaved rounds as the single PUTs, for files of 16 MiB and more.
+const MP_CONTENDERS = ['multipart', 'uppy-multipart'];
+const MP_MIN_SIZE = 16 * MiB;
+const MP_PART_SIZE = 8 * MiB; // bench/page/bench.js MP.partSize
+const MP_CONCURRENCY = 4; // bench/page/bench.js MP.concurrency
+const contendersFor = (size) => (size >= MP_MIN_SIZE ? [...CONTENDERS, ...MP_CONTENDERS] : CONTENDERS);
 const WHAT = {
   raw: 'fetch PUT of the File (URL presigned before the clock starts)',
   'putFile-fetch': 'putFile, transport "fetch" (URL presigned before)',
@@ -62,6 +70,8 @@ const WHAT = {
   'Uploader.upload': 'presign + PUT (fetch) + verify, through /backend/*',
   uppy: 'Uppy 6 upload(): signRequest (presign) + XHR PUT, progress events',
   curl: 'curl -T from the host (no browser): the server\'s ingest limit',
+  multipart: `Uploader.upload with multipart (threshold 5 MiB, ${MP_PART_SIZE / MiB} MiB parts, ${MP_CONCURRENCY} in flight): create + signPart per part + PUTs + complete + verify, through /backend/multipart/*`,
+  'uppy-multipart': `Uppy 6 upload() with shouldUseMultipart: true, getChunkSize ${MP_PART_SIZE / MiB} MiB (one part at a time: Uppy 6 has no per-file part concurrency), signRequest → the same /backend/multipart/* endpoints`,
 };
 const BATCH_CONTENDERS = ['raw-pool', 'uploadAll', 'uploadAll+verify', 'uppy'];
 const BATCH_WHAT = {
@@ -297,32 +307,38 @@ async function measureThroughput(session) {
   // A warm-up round (not recorded): first connections, preflights and JIT.
   await session.make('makeFile', 'warm', MiB);
   for (const c of PAGE_CONTENDERS) await session.call('run', [c, 'warm', 'warmup'], 60_000);
+  if (SIZES.some((x) => x >= MP_MIN_SIZE)) {
+    // Above the multipart threshold (two parts), so the multipart paths are warm too.
+    await session.make('makeFile', 'warm-mp', MP_PART_SIZE + MiB);
+    for (const c of MP_CONTENDERS) await session.call('run', [c, 'warm-mp', 'warmup'], 60_000);
+  }
   await session.drop();
 
   for (const size of SIZES) {
     const id = `f${size}`;
     const runs = size <= MiB && !QUICK ? RUNS * 3 : RUNS;
-    log(`throughput ${sizeLabel(size)}: ${runs} rounds of ${CONTENDERS.join(', ')}`);
+    const names = contendersFor(size);
+    log(`throughput ${sizeLabel(size)}: ${runs} rounds of ${names.join(', ')}`);
     await session.make('makeFile', id, size);
     const hostFile = writeHostFile(size);
     const timeoutMs = 60_000 + mib(size) * 500;
     const rounds = [];
     for (let r = 0; r < runs; r++) {
       const round = {};
-      for (const c of rotate(CONTENDERS, r)) {
+      for (const c of rotate(names, r)) {
         round[c] = c === 'curl' ? await curlRun(hostFile, size, timeoutMs) : await session.call('run', [c, id, `r${r}`], timeoutMs);
         if (!round[c].ok) log(`  ${c} round ${r + 1} failed: ${round[c].error}`);
         // Delete the object at once, so no run pays for the previous one's bytes (page cache, write-back).
         if (size >= 16 * MiB) cleanStore();
       }
       rounds.push(round);
-      log(`  round ${r + 1}/${runs}: ` + CONTENDERS.map((c) => `${c} ${round[c].ok ? (mib(size) / (round[c].ms / 1000)).toFixed(0) + ' MiB/s' : 'FAILED'}`).join(', '));
+      log(`  round ${r + 1}/${runs}: ` + names.map((c) => `${c} ${round[c].ok ? (mib(size) / (round[c].ms / 1000)).toFixed(0) + ' MiB/s' : 'FAILED'}`).join(', '));
     }
     await session.drop();
     rmSync(hostFile, { force: true });
-    const s = summarize(rounds, CONTENDERS);
+    const s = summarize(rounds, names);
     const contenders = {};
-    for (const c of CONTENDERS) {
+    for (const c of names) {
       contenders[c] = {
         ...s[c],
         what: WHAT[c],
@@ -331,18 +347,25 @@ async function measureThroughput(session) {
         mibpsMax: s[c].minMs ? mib(size) / (s[c].minMs / 1000) : null,
         vsRaw: pairedRatio(rounds, c, 'raw'),
         vsUppy: pairedRatio(rounds, c, 'uppy'),
+        ...(size >= MP_MIN_SIZE
+          ? {
+              vsSingle: pairedRatio(rounds, c, 'Uploader.upload'),
+              vsPutFile: pairedRatio(rounds, c, 'putFile-fetch'),
+              vsUppyMultipart: pairedRatio(rounds, c, 'uppy-multipart'),
+            }
+          : {}),
         progressCalls: median(rounds.map((x) => x[c]?.progressCalls).filter((x) => x !== undefined)),
       };
     }
-    const memory = size === BIG ? memoryOf(rounds) : null;
+    const memory = size === BIG ? memoryOf(rounds, names.filter((c) => c !== 'curl')) : null;
     out.push({ size, runs, contenders, memory });
   }
   return out;
 }
 
-function memoryOf(rounds) {
+function memoryOf(rounds, names) {
   const out = {};
-  for (const c of PAGE_CONTENDERS) {
+  for (const c of names) {
     const ms = rounds.map((r) => r[c]).filter((x) => x?.ok && x.mem).map((x) => x.mem);
     const wasmGrowth = ms.map((m) => (m.wasmPeak ?? 0) - (m.wasmBefore ?? 0));
     const heapGrowth = ms.map((m) => m.heapPeak - m.heapBefore);
@@ -473,6 +496,18 @@ function targets(res) {
       atLeast(`throughput ${c}, ${sizeLabel(s.size)} vs Uppy`, s.contenders[c].vsUppy, 1.0);
     }
   }
+  // Multipart: no target was set (issue 7); the ratios are reported, never "missed".
+  const report = (name, r) => t.push({
+    name,
+    goal: 'none (reported)',
+    measured: r?.median !== null && r?.median !== undefined ? `${fmtRatio(r.median)}${r.p25 !== null ? ` (middle half of rounds ${r.p25.toFixed(2)}–${r.p75.toFixed(2)})` : ''}` : 'n/a',
+    met: true,
+    by: 'no target: see Multipart',
+  });
+  for (const s of res.throughput.filter((x) => x.contenders.multipart)) {
+    report(`multipart (Uploader.upload, ${MP_PART_SIZE / MiB} MiB parts × ${MP_CONCURRENCY}), ${sizeLabel(s.size)} vs single PUT (Uploader.upload)`, s.contenders.multipart.vsSingle);
+    report(`multipart (Uploader.upload), ${sizeLabel(s.size)} vs Uppy 6 multipart`, s.contenders.multipart.vsUppyMultipart);
+  }
   const b = res.batch.contenders;
   atLeast(`batch ${res.batch.count} × ${sizeLabel(res.batch.size)}: uploadAll (no verify) vs Uppy, Uppy's wall time / uploadAll's`, b.uploadAll.vsUppy, 1.0);
   const mem = res.throughput.find((x) => x.size === BIG)?.memory;
@@ -539,6 +574,30 @@ function markdown(res) {
     L.push('');
   }
 
+  const mpSizes = res.throughput.filter((x) => x.contenders.multipart);
+  if (mpSizes.length) {
+    L.push('## Multipart', '');
+    L.push(`presigned-upload's multipart (\`Uploader.upload\` with \`multipart: { threshold: 5 MiB, partSize: ${MP_PART_SIZE / MiB} MiB, concurrency: ${MP_CONCURRENCY} }\` and the devserver's /backend/multipart/* endpoints) against the single PUTs and Uppy 6 multipart (\`@uppy/aws-s3\`, \`shouldUseMultipart: true\`, \`getChunkSize\` ${MP_PART_SIZE / MiB} MiB). Measured in the same interleaved rounds as the Throughput tables (the single-PUT rows are the same runs). Ratios are throughput ratios (> 1 = faster), medians of the per-round ratios, with the middle half of rounds in brackets. No target was set for multipart.`, '');
+    L.push('Uppy 6 has one `signRequest` callback for every S3 call (no createMultipartUpload/completeMultipartUpload callbacks) and sends a file\'s parts one at a time. Its callback here calls the same backend endpoints as presigned-upload: sign-part for each part (Uppy PUTs the part to the store), and create/complete, which the devserver\'s backend performs server-side; their S3 answer is handed back to Uppy as a `data:` URL, so each costs one backend round trip, as for presigned-upload.', '');
+    const cell = (r) => (r?.median !== null && r?.median !== undefined ? `${fmtRatio(r.median)}${r.p25 !== null ? ` (${r.p25.toFixed(2)}–${r.p75.toFixed(2)})` : ''}` : 'n/a');
+    for (const s of mpSizes) {
+      L.push(`### ${sizeLabel(s.size)} (${s.runs} rounds)`, '', '| contender | median | MiB/s (min–max) | × single PUT (Uploader.upload) | × putFile-fetch | × Uppy multipart | × Uppy single PUT | ok |', '|---|---|---|---|---|---|---|---|');
+      for (const c of ['multipart', 'uppy-multipart', 'Uploader.upload', 'putFile-fetch', 'uppy']) {
+        const x = s.contenders[c];
+        if (!x) continue;
+        const range = x.mibpsMin !== null ? ` (${x.mibpsMin.toFixed(0)}–${x.mibpsMax.toFixed(0)})` : '';
+        const label = { multipart: '**multipart** (ours)', 'uppy-multipart': 'uppy-multipart', 'Uploader.upload': 'Uploader.upload (single PUT)', 'putFile-fetch': 'putFile-fetch (single PUT)', uppy: 'uppy (single PUT)' }[c];
+        L.push(`| ${label} | ${fmtMs(x.medianMs)} | ${x.mibps !== null ? x.mibps.toFixed(1) : 'n/a'}${range} | ${cell(x.vsSingle)} | ${cell(x.vsPutFile)} | ${cell(x.vsUppyMultipart)} | ${cell(x.vsUppy)} | ${x.ok}/${x.runs} |`);
+      }
+      const errs = MP_CONTENDERS.flatMap((c) => (s.contenders[c]?.errors || []).map((e) => `${c}: ${e}`));
+      if (errs.length) L.push('', 'Failures: ' + errs.join('; '));
+      L.push('');
+    }
+    L.push('What is timed:', '');
+    for (const c of MP_CONTENDERS) L.push(`- ${c}: ${WHAT[c]}`);
+    L.push('');
+  }
+
   const b = res.batch;
   L.push(`## Batch: ${b.count} files of ${sizeLabel(b.size)}, concurrency ${b.concurrency} (${b.runs} rounds)`, '');
   L.push('| contender | median wall time (min–max) | files/s | × Uppy (Uppy time / this) | × raw pool | ok | what |', '|---|---|---|---|---|---|---|');
@@ -554,10 +613,11 @@ function markdown(res) {
     L.push(`Sampled every 20 ms and at the end of each run (after \`gc()\` before the run). wasm = \`memory.buffer.byteLength\` of the module's linear memory (${fmtBytes(res.wasmMemoryAtInit)} right after init); JS heap = \`performance.memory.usedJSHeapSize\` (precise).`, '');
     L.push(`Over the whole session (every upload of every size and the batches), the linear memory went from ${fmtBytes(res.wasmMemoryAtInit)} to ${fmtBytes(res.wasmMemoryAtEnd)} (${fmtBytes(res.wasmMemoryAtEnd - res.wasmMemoryAtInit)}).`, '');
     L.push('| contender | wasm growth, median (max) | wasm memory after | JS heap peak growth, median (max) | JS heap kept after gc, median |', '|---|---|---|---|---|');
-    for (const c of PAGE_CONTENDERS) {
+    for (const c of [...PAGE_CONTENDERS, ...MP_CONTENDERS].filter((n) => mem[n])) {
       const x = mem[c];
-      const wasmCell = c === 'raw' || c === 'uppy' ? '— (no wasm)' : `${fmtBytes(x.wasmGrowthMedian)} (${fmtBytes(x.wasmGrowthMax)})`;
-      const after = c === 'raw' || c === 'uppy' ? '—' : fmtBytes(x.wasmBytesAfter);
+      const noWasm = c === 'raw' || c === 'uppy' || c === 'uppy-multipart';
+      const wasmCell = noWasm ? '— (no wasm)' : `${fmtBytes(x.wasmGrowthMedian)} (${fmtBytes(x.wasmGrowthMax)})`;
+      const after = noWasm ? '—' : fmtBytes(x.wasmBytesAfter);
       L.push(`| ${c} | ${wasmCell} | ${after} | ${fmtBytes(x.heapGrowthMedian)} (${fmtBytes(x.heapGrowthMax)}) | ${fmtBytes(x.heapKeptMedian)} |`);
     }
     L.push('');
@@ -600,9 +660,9 @@ function markdown(res) {
   if (res.size.twiggy) L.push('`twiggy top -n 15`:', '', '```', res.size.twiggy.trimEnd(), '```', '');
 
   L.push('## How to read and rerun', '');
-  L.push('- `npm run bench` (full, about 5 minutes once built) rewrites bench/results.json and this file; `BENCH_QUICK=1 npm run bench` is a smoke (1 MiB + 16 MiB, 3 runs, 50-file batch) written to bench/out/quick/.');
+  L.push('- `npm run bench` (full, about 5 minutes once built) rewrites bench/results.json and this file; `BENCH_QUICK=1 npm run bench` is a smoke (1 MiB + 16 MiB, multipart at 16 MiB, 3 runs, 50-file batch) written to bench/out/quick/.');
   L.push('- Blobs are built in the page from 1 MiB of pseudo-random bytes; every contender uploads the same File to the same devserver store (s3s-fs, SigV4 checked; on a RAM disk when /dev/shm has room). Objects of 16 MiB and more are deleted right after each run.');
-  L.push('- raw and putFile get their URL from /backend/presign before the clock starts; Uploader.upload and Uppy presign inside the timed call (Uploader.upload also verifies). curl runs on the host against the same store: it is the server\'s own ingest limit, not a browser figure.');
+  L.push('- raw and putFile get their URL from /backend/presign before the clock starts; Uploader.upload and Uppy presign inside the timed call (Uploader.upload also verifies). The multipart contenders (files of 16 MiB and more) create, sign every part and complete inside the timed call; ours also verifies. curl runs on the host against the same store: it is the server\'s own ingest limit, not a browser figure.');
   L.push('- Absolute numbers depend on the machine and its load; the ratios are what the targets are about.');
   L.push('');
   return L.join('\n');
@@ -684,7 +744,7 @@ async function main() {
   log(`wrote ${join(OUT_DIR, 'results.json')} and ${join(OUT_DIR, 'RESULTS.md')} in ${res.meta.durationSec} s`);
 
   const failedAll = [];
-  for (const s of res.throughput) for (const c of CONTENDERS) if (s.contenders[c].ok === 0) failedAll.push(`${c} @ ${sizeLabel(s.size)}`);
+  for (const s of res.throughput) for (const c of Object.keys(s.contenders)) if (s.contenders[c].ok === 0) failedAll.push(`${c} @ ${sizeLabel(s.size)}`);
   for (const c of BATCH_CONTENDERS) if (res.batch.contenders[c].ok === 0) failedAll.push(`batch ${c}`);
   for (const [k, v] of Object.entries(res.startup)) if (v.ok === 0) failedAll.push(`startup ${k}`);
   if (failedAll.length) {

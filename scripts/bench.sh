@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # `npm run bench`: builds the release package and the release devserver, starts the devserver serving
 # the bench page (bench/page) next to /pkg/, and runs bench/run.mjs in headless Chromium: throughput,
-# batch, memory, startup and size of presigned-upload against a raw fetch, Uppy 6 and curl.
+# batch, memory, startup and size of presigned-upload against a raw fetch, Uppy 6 and curl, and
+# multipart (Uploader.upload with `multipart` vs the single PUTs and Uppy 6 multipart) from 16 MiB up.
 # Writes bench/results.json and bench/RESULTS.md. Stops every process it started, also on failure.
 #
-#   BENCH_QUICK=1      smoke (1 MiB + 16 MiB, 3 runs, 50-file batch; under ~90 s once built);
+#   BENCH_QUICK=1      smoke (1 MiB + 16 MiB, multipart at 16 MiB, 3 runs, 50-file batch; under ~90 s once built);
 #                      writes bench/out/quick/ instead of bench/RESULTS.md
 #   BENCH_RUNS=N       rounds per figure (default 5)
 #   BENCH_NO_BUILD=1   use dist/ and the devserver binary as they are (e.g. right after `npm test`);

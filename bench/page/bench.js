@@ -32,6 +32,35 @@ async function presign(name, type) {
   return JSON.parse(text);
 }
 
+async function postJson(path, body) {
+  const res = await fetch(path, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${path} answered HTTP ${res.status}: ${text.slice(0, 200)}`);
+  return JSON.parse(text);
+}
+
+// Multipart, the same for both multipart contenders: 8 MiB parts; ours sends 4 at once (Uppy 6 has
+// no per-file part concurrency: it sends a file's parts one after the other).
+const MP = { threshold: 5 * MiB, partSize: 8 * MiB, concurrency: 4 };
+
+/** presigned-upload's multipart options: the devserver's sample backend endpoints. */
+function multipartOptions() {
+  return {
+    threshold: MP.threshold,
+    partSize: MP.partSize,
+    concurrency: MP.concurrency,
+    create: '/backend/multipart/create',
+    signPart: '/backend/multipart/sign-part',
+    complete: '/backend/multipart/complete',
+    abort: '/backend/multipart/abort',
+    listParts: '/backend/multipart/list',
+  };
+}
+
 /** Loads the package (init from its URL) and the Uppy bundle. */
 async function setup() {
   if (!pu) {
@@ -139,6 +168,69 @@ function newUppy(limit) {
   return uppy;
 }
 
+const xmlEscape = (v) => String(v).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+/** An S3 XML answer as a `data:` URL: Uppy sends its request there and parses the XML it gets back. */
+const xmlAnswer = (xml) => `data:application/xml,${encodeURIComponent(`<?xml version="1.0" encoding="UTF-8"?>\n${xml}`)}`;
+
+/**
+ * Uppy 6 multipart (`@uppy/aws-s3`, shouldUseMultipart: true) wired to the same backend endpoints as
+ * presigned-upload's multipart. Uppy 6 has a single `signRequest(request)` callback for every S3 call
+ * and sends each call to S3 itself; it has no createMultipartUpload/completeMultipartUpload callbacks.
+ * The devserver's backend makes CreateMultipartUpload and CompleteMultipartUpload server-side
+ * (POST /backend/multipart/create|complete, like ours), so for those two the callback calls the
+ * backend and hands Uppy the store's answer as a `data:` URL (no second network trip); UploadPart is
+ * signed by POST /backend/multipart/sign-part and sent by Uppy to the store (XHR PUT) like any part.
+ */
+function newUppyMultipart(limit, contentType) {
+  const uppy = new U.Uppy({ autoProceed: false });
+  const parts = new Map(); // uploadId → [{ partNumber, etag }] from 's3-multipart:part-uploaded'
+  uppy.on('s3-multipart:part-uploaded', (file, part) => {
+    const id = uppy.getFile(file.id)?.s3Multipart?.uploadId;
+    if (id && parts.has(id)) parts.get(id).push({ partNumber: part.PartNumber, etag: part.ETag });
+  });
+  uppy.use(U.AwsS3, {
+    shouldUseMultipart: true,
+    limit,
+    getChunkSize: () => MP.partSize,
+    async signRequest(req) {
+      if (req.method === 'POST' && !req.uploadId) {
+        // CreateMultipartUpload
+        const r = await postJson('/backend/multipart/create', { file_name: req.key, content_type: contentType });
+        parts.set(r.uploadId, []);
+        return {
+          url: xmlAnswer(`<InitiateMultipartUploadResult><Key>${xmlEscape(r.key)}</Key><UploadId>${xmlEscape(r.uploadId)}</UploadId></InitiateMultipartUploadResult>`),
+          key: r.key,
+        };
+      }
+      if (req.method === 'PUT' && req.uploadId) {
+        const r = await postJson('/backend/multipart/sign-part', { uploadId: req.uploadId, key: req.key, partNumber: req.partNumber });
+        return { url: r.url, headers: r.headers };
+      }
+      if (req.method === 'POST' && req.uploadId) {
+        // CompleteMultipartUpload, with the parts Uppy reported
+        const list = (parts.get(req.uploadId) || []).slice().sort((a, b) => a.partNumber - b.partNumber);
+        const r = await postJson('/backend/multipart/complete', { uploadId: req.uploadId, key: req.key, parts: list });
+        parts.delete(req.uploadId);
+        return {
+          url: xmlAnswer(`<CompleteMultipartUploadResult><Location>${xmlEscape(r.location || req.key)}</Location><Key>${xmlEscape(req.key)}</Key><ETag>${xmlEscape(r.etag || '')}</ETag></CompleteMultipartUploadResult>`),
+        };
+      }
+      if (req.method === 'DELETE' && req.uploadId) {
+        await postJson('/backend/multipart/abort', { uploadId: req.uploadId, key: req.key });
+        parts.delete(req.uploadId);
+        return { url: xmlAnswer('<Empty/>') };
+      }
+      if (req.method === 'GET' && req.uploadId) {
+        const list = await postJson('/backend/multipart/list', { uploadId: req.uploadId, key: req.key });
+        const xml = list.map((p) => `<Part><PartNumber>${p.partNumber}</PartNumber><Size>${p.size}</Size><ETag>${xmlEscape(p.etag)}</ETag></Part>`).join('');
+        return { url: xmlAnswer(`<ListPartsResult><UploadId>${xmlEscape(req.uploadId)}</UploadId>${xml}</ListPartsResult>`) };
+      }
+      throw new Error(`unexpected request ${req.method} ${req.key}`);
+    },
+  });
+  return uppy;
+}
+
 /**
  * One upload of file `id` by `contender`. The timed part is the upload call only; presigning for
  * raw/putFile-* and building the Uppy instance happen before the clock starts.
@@ -175,6 +267,24 @@ async function run(contender, id, tag) {
       if (!r.verified) throw new Error('not verified');
     };
     after = () => up.free?.();
+  } else if (contender === 'multipart') {
+    const up = new pu.Uploader({ presign: '/backend/presign', verify: '/backend/verify', multipart: multipartOptions() });
+    call = async () => {
+      const r = await up.upload(file, { fileName: name, contentType: type });
+      if (!r.verified) throw new Error('not verified');
+    };
+    after = () => up.free?.();
+  } else if (contender === 'uppy-multipart') {
+    const uppy = newUppyMultipart(6, type);
+    uppy.addFile({ name, type, data: file });
+    uppy.on('upload-progress', () => { progressCalls++; });
+    call = async () => {
+      const r = await uppy.upload();
+      if (!r || r.successful.length !== 1 || r.failed.length !== 0) {
+        throw new Error(`uppy: ${r ? r.failed.map((f) => f.error).join('; ') : 'no result'}`);
+      }
+    };
+    after = () => uppy.destroy();
   } else if (contender === 'uppy') {
     const uppy = newUppy(6);
     uppy.addFile({ name, type, data: file });
