@@ -584,11 +584,12 @@ impl Uploader {
             allow_insecure_http: o.boolean("allowInsecureHttp")?.unwrap_or(false),
             timeout_ms: timeout.unwrap_or(DEFAULT_API_TIMEOUT_MS),
         };
+        let signed_in_browser = s3.is_some();
         let source = match s3 {
             Some(s3) => s3_source(&s3, core)?,
             None => Source::Backend(Rc::new(core)),
         };
-        let multipart = crate::task::read_multipart(v)?;
+        let multipart = crate::task::read_multipart(v, signed_in_browser)?;
         Ok(Uploader { source, put_timeout_ms: timeout.unwrap_or(0), multipart })
     }
 

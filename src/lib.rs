@@ -26,6 +26,8 @@ mod flow;
 mod opts;
 mod platform;
 #[cfg(feature = "sigv4")]
+mod s3_multipart;
+#[cfg(feature = "sigv4")]
 mod s3_source;
 mod source;
 mod task;

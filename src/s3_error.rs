@@ -47,7 +47,7 @@ pub fn parse(xml: &str) -> Option<S3Error> {
 /// Finds `<name>` or `<name attr...>` from byte `from`; returns the index
 /// of `<` and the index just past `>`. A self-closing `<name/>` gives an
 /// empty element (start == end of tag).
-fn find_open_tag(text: &str, name: &str, from: usize) -> Option<(usize, usize)> {
+pub(crate) fn find_open_tag(text: &str, name: &str, from: usize) -> Option<(usize, usize)> {
     let pattern = format!("<{name}");
     let mut search = from;
     loop {
@@ -67,7 +67,7 @@ fn find_open_tag(text: &str, name: &str, from: usize) -> Option<(usize, usize)> 
 }
 
 /// The decoded, trimmed text of the first `<name>` element inside `inner`.
-fn element_text(inner: &str, name: &str) -> Option<String> {
+pub(crate) fn element_text(inner: &str, name: &str) -> Option<String> {
     let (open, start) = find_open_tag(inner, name, 0)?;
     let tag = inner.get(open..start)?;
     if tag.ends_with("/>") {

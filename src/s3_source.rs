@@ -321,12 +321,23 @@ impl S3Signer {
         result
     }
 
-    /// A presigned PUT for `file_name` with a fresh uuid, signing `content_type`.
-    pub(crate) async fn presign(&self, file_name: &str, content_type: &str, signal: Option<&AbortSignal>) -> Result<Presigned, UploadError> {
+    /// A fresh uuid and the key `{keyPrefix}{uuid}/{fileName}` for `file_name`.
+    pub(crate) fn new_key(&self, file_name: &str) -> Result<(String, String), UploadError> {
         check_file_name_for_key(&self.key_prefix, file_name)?;
-        let cached = self.credentials(signal).await?;
         let file_uuid = uuid_v4(random_16()?);
         let key = format!("{}{file_uuid}/{file_name}", self.key_prefix);
+        Ok((file_uuid, key))
+    }
+
+    /// Signs with usable credentials: `sign` gets a presigner for now, whose URLs live
+    /// `expiresIn` (never past the credentials' expiration). Also gives when the URL expires
+    /// (ms since the epoch).
+    pub(crate) async fn sign_with<R>(
+        &self,
+        signal: Option<&AbortSignal>,
+        sign: impl FnOnce(&S3Presigner<'_>) -> Result<R, UploadError>,
+    ) -> Result<(R, u64), UploadError> {
+        let cached = self.credentials(signal).await?;
         let now_ms = platform::now_ms();
         let mut expires_secs = self.expires_secs;
         if let Some(at) = cached.expires_at_ms {
@@ -338,14 +349,15 @@ impl S3Signer {
             expires_secs = expires_secs.min(left);
         }
         let presigner = S3Presigner { location: &self.location, credentials: &cached.creds, now_ms, expires_secs };
-        let url = presigner.put_object(&key, content_type)?;
-        Ok(Presigned {
-            url,
-            file_name: file_name.to_owned(),
-            file_uuid,
-            content_type: content_type.to_owned(),
-            expires_at_ms: (now_ms / 1000 * 1000).saturating_add(expires_secs * 1000),
-        })
+        let out = sign(&presigner)?;
+        Ok((out, (now_ms / 1000 * 1000).saturating_add(expires_secs * 1000)))
+    }
+
+    /// A presigned PUT for `file_name` with a fresh uuid, signing `content_type`.
+    pub(crate) async fn presign(&self, file_name: &str, content_type: &str, signal: Option<&AbortSignal>) -> Result<Presigned, UploadError> {
+        let (file_uuid, key) = self.new_key(file_name)?;
+        let (url, expires_at_ms) = self.sign_with(signal, |p| p.put_object(&key, content_type)).await?;
+        Ok(Presigned { url, file_name: file_name.to_owned(), file_uuid, content_type: content_type.to_owned(), expires_at_ms })
     }
 }
 

@@ -1,6 +1,8 @@
 //! Uploads as tasks that can be paused and resumed (`Uploader.createUpload`), and multipart
-//! uploads through the app's backend: create → for each part (at most `concurrency` at once)
-//! signPart → PUT of a `Blob.slice()` → complete → verify, with `abort` on failure.
+//! uploads: create → for each part (at most `concurrency` at once) signPart → PUT of a
+//! `Blob.slice()` → complete → verify, with `abort` on failure. The multipart calls go
+//! through the app's backend (endpoints or callbacks, with `presign`) or are signed in the
+//! browser (`src/s3_multipart.rs`, with `s3`); the flow sees only [`Ops`].
 //!
 //! Parts are signed just before they are sent (and again before every retry), retried on
 //! their own by the classified policy ([`decide`]), and re-signed when their URL expired.
@@ -33,17 +35,18 @@ use crate::transport::{self, PutFailure, PutRequest, TransportKind};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_MULTIPART: &'static str = r#"
-/** Multipart uploads through your backend (files at or above `threshold`). Each endpoint is a URL
- * POSTed the same JSON (with the Uploader's `headers`/`credentials`) or a callback. */
+/** Multipart uploads (files at or above `threshold`). With `presign`, `create`, `signPart`, `complete` and
+ * `abort` are required: each is a URL POSTed the same JSON (with the Uploader's `headers`/`credentials`) or a
+ * callback. With `s3`, the browser signs the multipart calls itself and these five must not be given. */
 export interface MultipartOptions {
   /** Bytes; files at or above go multipart. Default 100 MiB; at least 5 MiB. */ threshold?: number;
   /** Default max(8 MiB, ceil(size / 10000)); 5 MiB..5 GiB and at most 10000 parts. */ partSize?: number;
   /** Parts in flight per file, 1..16, default 4. */ concurrency?: number;
   /** Leave the parts in the store on failure instead of calling `abort`. Default false. */ leaveParts?: boolean;
-  create: string | ((r: { fileName: string; contentType: string; size: number }) => Promise<{ uploadId: string; key: string }>);
-  signPart: string | ((r: { uploadId: string; key: string; partNumber: number; size: number }) => Promise<{ url: string; headers?: Record<string, string> }>);
-  complete: string | ((r: { uploadId: string; key: string; parts: { partNumber: number; etag: string }[] }) => Promise<unknown>);
-  abort: string | ((r: { uploadId: string; key: string }) => Promise<unknown>);
+  create?: string | ((r: { fileName: string; contentType: string; size: number }) => Promise<{ uploadId: string; key: string }>);
+  signPart?: string | ((r: { uploadId: string; key: string; partNumber: number; size: number }) => Promise<{ url: string; headers?: Record<string, string> }>);
+  complete?: string | ((r: { uploadId: string; key: string; parts: { partNumber: number; etag: string }[] }) => Promise<unknown>);
+  abort?: string | ((r: { uploadId: string; key: string }) => Promise<unknown>);
   listParts?: string | ((r: { uploadId: string; key: string }) => Promise<{ partNumber: number; size: number; etag: string }[]>);
 }
 export interface UploaderOptions { multipart?: MultipartOptions }
@@ -59,12 +62,22 @@ const MAX_PART_REFRESHES: u32 = 3;
 /// The `multipart` option of an `Uploader`, validated.
 pub(crate) struct MultipartCore {
     pub settings: MultipartSettings,
+    /// The backend's endpoints or callbacks; `None` with the `s3` source, which signs the
+    /// multipart calls in the browser.
+    endpoints: Option<Rc<Endpoints>>,
+}
+
+/// The backend's multipart endpoints or callbacks.
+struct Endpoints {
     create: Via,
     sign_part: Via,
     complete: Via,
     abort: Via,
     list_parts: Option<Via>,
 }
+
+/// The endpoint fields of `opts.multipart`.
+const ENDPOINT_FIELDS: [&str; 5] = ["create", "signPart", "complete", "abort", "listParts"];
 
 fn read_via(o: &Opts<'_>, key: &str) -> Result<Option<Via>, UploadError> {
     let field = format!("multipart.{key}");
@@ -81,23 +94,35 @@ fn read_via(o: &Opts<'_>, key: &str) -> Result<Option<Via>, UploadError> {
     }
 }
 
-/// Reads `opts.multipart` of `new Uploader()`; `None` when absent.
-pub(crate) fn read_multipart(opts: &JsValue) -> Result<Option<Rc<MultipartCore>>, UploadError> {
+/// Reads `opts.multipart` of `new Uploader()`; `None` when absent. With `signed_in_browser`
+/// (the `s3` source) the endpoint fields are refused (invalid input naming the field), as the
+/// browser makes those calls itself; otherwise `create`, `signPart`, `complete` and `abort`
+/// are required.
+pub(crate) fn read_multipart(opts: &JsValue, signed_in_browser: bool) -> Result<Option<Rc<MultipartCore>>, UploadError> {
     let o = Opts::new(opts, "opts")?;
     let Some(m) = o.object("multipart")? else { return Ok(None) };
     let m = Opts::new(&m, "multipart")?;
     let settings = MultipartSettings::new(m.number("threshold")?, m.number("partSize")?, m.number("concurrency")?, m.boolean("leaveParts")?)?;
+    if signed_in_browser {
+        if let Some(k) = ENDPOINT_FIELDS.iter().find(|k| m.raw(k).is_some()) {
+            return Err(UploadError::invalid_input(
+                &format!("multipart.{k}"),
+                "is not used with s3 (the browser signs the multipart calls itself); remove it, or use presign with your backend's endpoints",
+            ));
+        }
+        return Ok(Some(Rc::new(MultipartCore { settings, endpoints: None })));
+    }
     let required = |k: &str| -> Result<Via, UploadError> {
         read_via(&m, k)?.ok_or_else(|| UploadError::invalid_input(&format!("multipart.{k}"), "is required (an endpoint URL or a callback)"))
     };
-    Ok(Some(Rc::new(MultipartCore {
-        settings,
+    let endpoints = Endpoints {
         create: required("create")?,
         sign_part: required("signPart")?,
         complete: required("complete")?,
         abort: required("abort")?,
         list_parts: read_via(&m, "listParts")?,
-    })))
+    };
+    Ok(Some(Rc::new(MultipartCore { settings, endpoints: Some(Rc::new(endpoints)) })))
 }
 
 // ---- abort plumbing -----------------------------------------------------------------------
@@ -177,6 +202,9 @@ async fn call(core: &BackendCore, via: &Via, url_body: &JsValue, arg: &JsValue, 
 struct Created {
     upload_id: String,
     key: String,
+    /// The uuid in the key, when the browser made the key (`s3`).
+    #[cfg_attr(not(feature = "sigv4"), allow(dead_code))]
+    file_uuid: Option<String>,
 }
 
 fn id_arg(c: &Created) -> Object {
@@ -235,12 +263,157 @@ fn read_listed(v: &JsValue) -> Result<Vec<DonePart>, UploadError> {
     Ok(out)
 }
 
+// ---- the multipart calls ------------------------------------------------------------------
+
+/// Who makes the multipart calls: the app's backend (endpoints or callbacks), or the browser
+/// itself with the SigV4 signer (`s3`). The part loop of [`Multi`] sees only this.
+#[derive(Clone)]
+enum Ops {
+    Backend(Rc<BackendCore>, Rc<Endpoints>),
+    #[cfg(feature = "sigv4")]
+    S3(Rc<crate::s3_source::S3Core>),
+}
+
+impl Ops {
+    /// The calls for `source` with `mp`; `None` when this source has no multipart calls
+    /// (the Hexnode API).
+    fn new(source: &Source, mp: &MultipartCore) -> Option<Ops> {
+        match source {
+            Source::Backend(b) => mp.endpoints.clone().map(|e| Ops::Backend(b.clone(), e)),
+            #[cfg(feature = "sigv4")]
+            Source::S3(s) => Some(Ops::S3(s.clone())),
+            Source::Hexnode(_) => None,
+        }
+    }
+
+    fn backend(&self) -> &BackendCore {
+        match self {
+            Ops::Backend(b, _) => b,
+            #[cfg(feature = "sigv4")]
+            Ops::S3(s) => &s.backend,
+        }
+    }
+
+    /// The retry policy for part PUTs.
+    fn retry(&self) -> crate::retry::RetryPolicy {
+        self.backend().retry
+    }
+
+    /// Whether http:// part URLs to non-loopback hosts are allowed.
+    fn allow_insecure_http(&self) -> bool {
+        self.backend().allow_insecure_http
+    }
+
+    /// Starts the multipart upload.
+    async fn create(&self, file_name: &str, content_type: &str, size: u64, signal: &AbortSignal) -> Result<Created, UploadError> {
+        match self {
+            Ops::Backend(b, e) => {
+                #[derive(serde::Serialize)]
+                struct Body<'a> {
+                    file_name: &'a str,
+                    content_type: &'a str,
+                    size: u64,
+                }
+                let body = to_js(&Body { file_name, content_type, size })?;
+                let arg = Object::new();
+                set(&arg, "fileName", &file_name.into());
+                set(&arg, "contentType", &content_type.into());
+                set(&arg, "size", &JsValue::from_f64(size as f64));
+                let v = call(b, &e.create, &body, &arg, Some(signal), "create").await?;
+                let upload_id = get_str(&v, "uploadId", "upload_id");
+                let key = get_str(&v, "key", "Key");
+                let (Some(upload_id), Some(key)) = (upload_id, key) else { return Err(bad("create", "{ uploadId, key }")) };
+                Ok(Created { upload_id, key, file_uuid: None })
+            }
+            #[cfg(feature = "sigv4")]
+            Ops::S3(s) => {
+                let (file_uuid, key) = s.signer.new_key(file_name)?;
+                let upload_id = crate::s3_multipart::create(s, &key, content_type, Some(signal)).await?;
+                Ok(Created { upload_id, key, file_uuid: Some(file_uuid) })
+            }
+        }
+    }
+
+    /// A URL (and headers) for one part, signed now.
+    async fn sign(&self, c: &Created, part: Part, signal: &AbortSignal) -> Result<SignedPart, UploadError> {
+        match self {
+            Ops::Backend(b, e) => {
+                let arg = id_arg(c);
+                set(&arg, "partNumber", &part.number.into());
+                set(&arg, "size", &JsValue::from_f64(part.size() as f64));
+                let v = call(b, &e.sign_part, &arg, &arg, Some(signal), "signPart").await?;
+                read_signed(&v)
+            }
+            #[cfg(feature = "sigv4")]
+            Ops::S3(s) => {
+                let (url, _) = crate::s3_multipart::sign_part(s, &c.key, &c.upload_id, part.number, Some(signal)).await?;
+                Ok(SignedPart { url, headers: Vec::new() })
+            }
+        }
+    }
+
+    /// The parts the store holds; `None` when there is no way to ask (no `listParts`).
+    async fn list(&self, c: &Created, signal: &AbortSignal) -> Result<Option<Vec<DonePart>>, UploadError> {
+        match self {
+            Ops::Backend(b, e) => {
+                let Some(via) = &e.list_parts else { return Ok(None) };
+                let arg = id_arg(c);
+                let v = call(b, via, &arg, &arg, Some(signal), "listParts").await?;
+                read_listed(&v).map(Some)
+            }
+            #[cfg(feature = "sigv4")]
+            Ops::S3(s) => crate::s3_multipart::list(s, &c.key, &c.upload_id, Some(signal)).await.map(Some),
+        }
+    }
+
+    /// Completes the upload with `parts`; gives the file's uuid (or key) and ETag.
+    async fn complete(&self, c: &Created, parts: &[DonePart], user: Option<&AbortSignal>) -> Result<(String, Option<String>), UploadError> {
+        match self {
+            Ops::Backend(b, e) => {
+                let list = Array::new();
+                for p in parts {
+                    let o = Object::new();
+                    set(&o, "partNumber", &p.number.into());
+                    set(&o, "etag", &p.etag.as_str().into());
+                    list.push(&o);
+                }
+                let arg = id_arg(c);
+                set(&arg, "parts", &list);
+                let v = call(b, &e.complete, &arg, &arg, user, "complete").await?;
+                let uuid = get_str(&v, "file_uuid", "fileUuid").unwrap_or_else(|| c.key.clone());
+                Ok((uuid, get_str(&v, "etag", "ETag")))
+            }
+            #[cfg(feature = "sigv4")]
+            Ops::S3(s) => {
+                let etag = crate::s3_multipart::complete(s, &c.key, &c.upload_id, parts, user).await?;
+                Ok((c.file_uuid.clone().unwrap_or_else(|| c.key.clone()), etag))
+            }
+        }
+    }
+
+    /// Aborts the upload in the store; a failure is ignored (the upload failed already).
+    async fn abort(&self, c: &Created) {
+        match self {
+            Ops::Backend(b, e) => {
+                let arg = id_arg(c);
+                let _ = call(b, &e.abort, &arg, &arg, None, "abort").await;
+            }
+            #[cfg(feature = "sigv4")]
+            Ops::S3(s) => {
+                let _ = crate::s3_multipart::abort(s, &c.key, &c.upload_id).await;
+            }
+        }
+    }
+}
+
 // ---- the multipart upload ------------------------------------------------------------------
 
 /// One multipart upload in progress: what was created and which parts are finished. Kept
 /// across pauses.
 struct Multi {
-    backend: Rc<BackendCore>,
+    ops: Ops,
+    /// Verifies the upload once it is complete.
+    source: Source,
     mp: Rc<MultipartCore>,
     body: Blob,
     file_name: String,
@@ -269,52 +442,23 @@ impl Multi {
         if let Some(c) = self.created.borrow().clone() {
             return Ok(c);
         }
-        #[derive(serde::Serialize)]
-        struct Body<'a> {
-            file_name: &'a str,
-            content_type: &'a str,
-            size: u64,
-        }
-        let body = to_js(&Body { file_name: &self.file_name, content_type: &self.content_type, size: self.size })?;
-        let arg = Object::new();
-        set(&arg, "fileName", &self.file_name.as_str().into());
-        set(&arg, "contentType", &self.content_type.as_str().into());
-        set(&arg, "size", &JsValue::from_f64(self.size as f64));
         self.progress.emit(Phase::Presign, 0.0, 1.0);
-        let v = call(&self.backend, &self.mp.create, &body, &arg, Some(signal), "create").await?;
-        let upload_id = get_str(&v, "uploadId", "upload_id");
-        let key = get_str(&v, "key", "Key");
-        let (Some(upload_id), Some(key)) = (upload_id, key) else { return Err(bad("create", "{ uploadId, key }")) };
-        let c = Created { upload_id, key };
+        let c = self.ops.create(&self.file_name, &self.content_type, self.size, signal).await?;
         *self.created.borrow_mut() = Some(c.clone());
         self.progress.emit(Phase::Presign, 1.0, 1.0);
         Ok(c)
     }
 
-    async fn sign(&self, c: &Created, part: Part, signal: &AbortSignal) -> Result<SignedPart, UploadError> {
-        let arg = id_arg(c);
-        set(&arg, "partNumber", &part.number.into());
-        set(&arg, "size", &JsValue::from_f64(part.size() as f64));
-        let v = call(&self.backend, &self.mp.sign_part, &arg, &arg, Some(signal), "signPart").await?;
-        read_signed(&v)
-    }
-
-    async fn list(&self, c: &Created, via: &Via, signal: &AbortSignal) -> Result<Vec<DonePart>, UploadError> {
-        let arg = id_arg(c);
-        let v = call(&self.backend, via, &arg, &arg, Some(signal), "listParts").await?;
-        read_listed(&v)
-    }
-
     /// Sends one part: sign → PUT, retried and re-signed as the policy says.
     async fn send_part(self: Rc<Self>, c: Created, part: Part, signal: AbortSignal) -> Result<(), UploadError> {
-        let policy = self.backend.retry;
+        let policy = self.ops.retry();
         let mut retries_done = 0u32;
         let mut refreshes = 0u32;
         loop {
             platform::check_abort(Some(&signal))?;
-            let signed = self.sign(&c, part, &signal).await?;
+            let signed = self.ops.sign(&c, part, &signal).await?;
             let parsed = presigned::parse(&signed.url)?;
-            parsed.check_transport(self.backend.allow_insecure_http)?;
+            parsed.check_transport(self.ops.allow_insecure_http())?;
             let err = if parsed.is_expired(platform::now_ms(), EXPIRY_MARGIN_MS) {
                 UploadError::new(ErrorCode::UrlExpired, format!("The signed URL of part {} expired before it could be used.", part.number))
             } else {
@@ -422,8 +566,8 @@ impl Multi {
     async fn run(self: &Rc<Self>, signal: &AbortSignal, user: Option<&AbortSignal>, resumed: bool) -> Result<(String, Option<String>), UploadError> {
         let c = self.create(signal).await?;
         if resumed {
-            if let Some(via) = &self.mp.list_parts {
-                let listed = self.list(&c, via, signal).await?;
+            if let Some(listed) = self.ops.list(&c, signal).await? {
+                let listed = with_known_etags(listed, &self.ledger.borrow().finished());
                 self.ledger.borrow_mut().replace_with_listed(&self.plan, listed);
             }
         }
@@ -436,20 +580,9 @@ impl Multi {
             return Err(UploadError::new(ErrorCode::UploadRejected, "Some parts of the multipart upload are missing after sending them all."));
         }
         // From here on a pause no longer stops anything: only the caller's signal does.
-        let list = Array::new();
-        for p in &parts {
-            let o = Object::new();
-            set(&o, "partNumber", &p.number.into());
-            set(&o, "etag", &p.etag.as_str().into());
-            list.push(&o);
-        }
-        let arg = id_arg(&c);
-        set(&arg, "parts", &list);
-        let v = call(&self.backend, &self.mp.complete, &arg, &arg, user, "complete").await?;
+        let done = self.ops.complete(&c, &parts, user).await?;
         self.completed.set(true);
-        let uuid = get_str(&v, "file_uuid", "fileUuid").unwrap_or_else(|| c.key.clone());
-        let etag = get_str(&v, "etag", "ETag");
-        Ok((uuid, etag))
+        Ok(done)
     }
 
     /// Calls `abort` once (unless `leaveParts`), whatever the caller's signal says.
@@ -458,9 +591,25 @@ impl Multi {
             return;
         }
         let Some(c) = self.created.borrow().clone() else { return };
-        let arg = id_arg(&c);
-        let _ = call(&self.backend, &self.mp.abort, &arg, &arg, None, "abort").await;
+        self.ops.abort(&c).await;
     }
+}
+
+/// Fills the ETag of listed parts that came without one (s3s-fs's ListParts gives none) from
+/// the parts this task sent itself, when number and size match. A part the store lists
+/// without an ETag that this task does not know is sent again.
+fn with_known_etags(listed: Vec<DonePart>, known: &[DonePart]) -> Vec<DonePart> {
+    listed
+        .into_iter()
+        .map(|mut p| {
+            if p.etag.trim().is_empty() {
+                if let Some(k) = known.iter().find(|k| k.number == p.number && k.size == p.size) {
+                    p.etag = k.etag.clone();
+                }
+            }
+            p
+        })
+        .collect()
 }
 
 fn part_blob(body: &Blob, part: Part) -> Result<Blob, UploadError> {
@@ -612,8 +761,7 @@ impl Shared {
                 let (file_uuid, etag) = m.run(signal, self.user.as_ref(), resumed).await?;
                 platform::check_abort(self.user.as_ref())?;
                 m.progress.emit(Phase::Verify, 0.0, 1.0);
-                let source = Source::Backend(m.backend.clone());
-                let verified = source.verify(&file_uuid, self.user.as_ref()).await.map_err(|mut e| {
+                let verified = m.source.verify(&file_uuid, self.user.as_ref()).await.map_err(|mut e| {
                     if !matches!(e.code, ErrorCode::Aborted | ErrorCode::Unauthorized | ErrorCode::Forbidden | ErrorCode::RateLimited) {
                         e.code = ErrorCode::VerifyFailed;
                         e.message = format!("The file was sent, but verifying it failed: {}", e.message);
@@ -773,17 +921,18 @@ fn build(source: &Source, multipart: Option<&Rc<MultipartCore>>, put_timeout_ms:
     let transport = transport::choose(transport.as_deref(), progress.wanted())?;
     let raw = blob.size();
     let exact = raw.is_finite() && raw >= 0.0 && raw.fract() == 0.0;
-    let multi = match (multipart, source) {
-        (Some(mp), Source::Backend(b)) if exact && mp.settings.applies_to(raw as u64) => Some((mp.clone(), b.clone())),
+    let multi = match multipart {
+        Some(mp) if exact && mp.settings.applies_to(raw as u64) => Ops::new(source, mp).map(|ops| (mp.clone(), ops)),
         _ => None,
     };
     let work = match multi {
-        Some((mp, backend)) => {
+        Some((mp, ops)) => {
             let size = raw as u64;
             let part_size = mp.settings.part_size_for(size)?;
             Work::Multi(Rc::new(Multi {
                 plan: crate::multipart::plan(size, part_size),
-                backend,
+                ops,
+                source: source.clone(),
                 mp,
                 body: blob,
                 file_name,

@@ -42,7 +42,7 @@ use crate::util::{self, RespBody};
 use crate::App;
 
 /// Methods the bucket's CORS rule allows.
-pub const CORS_ALLOWED_METHODS: &str = "GET, PUT, HEAD";
+pub const CORS_ALLOWED_METHODS: &str = "GET, PUT, HEAD, POST, DELETE";
 /// Headers the bucket's CORS rule exposes to scripts.
 pub const CORS_EXPOSE_HEADERS: &str = "ETag, x-amz-request-id";
 /// How long a browser may cache a preflight answer, in seconds.
@@ -187,7 +187,7 @@ fn add_cors(resp: &mut Response<RespBody>, origin: &str) {
 }
 
 /// Answers a CORS preflight like an S3 bucket whose CORS configuration allows
-/// GET, PUT and HEAD with any header from the allowed origins.
+/// GET, PUT, HEAD, POST and DELETE (multipart uploads) with any header from the allowed origins.
 async fn preflight(
     req: Request<Incoming>,
     origin: Option<&str>,
@@ -212,7 +212,7 @@ async fn preflight(
     }
     let method_ok = requested_method
         .as_deref()
-        .is_some_and(|m| ["GET", "PUT", "HEAD"].contains(&m));
+        .is_some_and(|m| ["GET", "PUT", "HEAD", "POST", "DELETE"].contains(&m));
     let Some(origin) = allowed_origin.filter(|_| method_ok) else {
         return error_xml(
             StatusCode::FORBIDDEN,
