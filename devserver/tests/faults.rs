@@ -3,9 +3,12 @@
 
 use std::time::{Duration, Instant};
 
+mod common;
+
 use bytes::Bytes;
+use common::Resp;
 use devserver::{Config, Running};
-use http::{HeaderMap, Method, Request, StatusCode};
+use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -17,25 +20,6 @@ const PRESIGN: &str = "/api/v1/filemanagement/generate-presigned-upload-url/";
 const VERIFY: &str = "/api/v1/filemanagement/verify-file-upload/";
 const KEY: &str = "hx_fault_test_key";
 const ORIGIN: &str = "http://127.0.0.1:4567";
-
-struct Resp {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl Resp {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
-    }
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-}
 
 struct Stack {
     running: Running,

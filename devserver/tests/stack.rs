@@ -7,10 +7,13 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
+mod common;
+
 use bytes::Bytes;
+use common::Resp;
 use devserver::sigv4::{self, Credentials, PresignRequest};
 use devserver::{Config, Running};
-use http::{HeaderMap, Method, Request, StatusCode};
+use http::{Method, Request, StatusCode};
 use http_body::{Frame, SizeHint};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
@@ -84,31 +87,6 @@ impl http_body::Body for Repeat {
 
     fn is_end_stream(&self) -> bool {
         self.remaining == 0
-    }
-}
-
-struct Resp {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl Resp {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
-    }
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-    fn detail(&self) -> String {
-        self.json()["detail"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
     }
 }
 
