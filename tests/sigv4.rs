@@ -13,25 +13,6 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-/// The store's address and dev keys, from `/config.json`.
-struct Store {
-    endpoint: String,
-    bucket: String,
-    region: String,
-    access_key_id: String,
-    secret_access_key: String,
-}
-
-async fn store() -> Store {
-    let c = get_json(&format!("{}/config.json", web_base())).await;
-    Store {
-        endpoint: get_str(&c, "s3_endpoint"),
-        bucket: get_str(&c, "bucket"),
-        region: get_str(&c, "region"),
-        access_key_id: get_str(&c, "access_key_id"),
-        secret_access_key: get_str(&c, "secret_access_key"),
-    }
-}
 
 /// A credentials callback that answers `creds` (a JS object, or a function of the call
 /// number returning one) and counts its calls in `globalThis[counter]`.

@@ -16,25 +16,6 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 const MIB: u32 = 1024 * 1024;
 
-/// The store's address and dev keys, from `/config.json`.
-struct Store {
-    endpoint: String,
-    bucket: String,
-    region: String,
-    access_key_id: String,
-    secret_access_key: String,
-}
-
-async fn store() -> Store {
-    let c = get_json(&format!("{}/config.json", web_base())).await;
-    Store {
-        endpoint: get_str(&c, "s3_endpoint"),
-        bucket: get_str(&c, "bucket"),
-        region: get_str(&c, "region"),
-        access_key_id: get_str(&c, "access_key_id"),
-        secret_access_key: get_str(&c, "secret_access_key"),
-    }
-}
 
 /// An Uploader signing in wasm with `secret`, multipart from 5 MiB in 8 MiB parts.
 fn mp_uploader(s: &Store, secret: &str, prefix: &str, mp_extra: &[(&str, JsValue)]) -> Uploader {

@@ -334,3 +334,24 @@ pub fn report(text: &str) {
     .call1(&JsValue::NULL, &JsValue::from_str(text))
     .unwrap();
 }
+
+/// The store's address and dev keys, from `/config.json`.
+pub struct Store {
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+/// Reads the store's address and dev keys.
+pub async fn store() -> Store {
+    let c = get_json(&format!("{}/config.json", web_base())).await;
+    Store {
+        endpoint: get_str(&c, "s3_endpoint"),
+        bucket: get_str(&c, "bucket"),
+        region: get_str(&c, "region"),
+        access_key_id: get_str(&c, "access_key_id"),
+        secret_access_key: get_str(&c, "secret_access_key"),
+    }
+}
