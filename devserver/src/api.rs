@@ -16,8 +16,8 @@ use std::time::{Instant, SystemTime};
 use bytes::Bytes;
 use http::header::{
     HeaderValue, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
-    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE,
-    ACCESS_CONTROL_REQUEST_HEADERS, ALLOW, AUTHORIZATION, ORIGIN, RETRY_AFTER, VARY,
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_HEADERS, ALLOW,
+    AUTHORIZATION, ORIGIN, RETRY_AFTER, VARY,
 };
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -61,12 +61,7 @@ fn bad(msg: impl Into<String>) -> ApiError {
 
 /// Answers one API request.
 pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<RespBody> {
-    let allowed_origin = req
-        .headers()
-        .get(ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .filter(|o| app.origins.allows(o))
-        .map(str::to_owned);
+    let allowed_origin = app.origins.of_request(&req);
     let is_preflight = req.method() == Method::OPTIONS;
     let path = req.uri().path().to_owned();
     let endpoint = endpoint_of(&path);
@@ -95,15 +90,7 @@ pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Re
         _ => (route(&app, req, allowed_origin.as_deref()).await, true),
     };
     if let Some(origin) = allowed_origin.filter(|_| !is_preflight && cors) {
-        let h = resp.headers_mut();
-        if let Ok(v) = HeaderValue::from_str(&origin) {
-            h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, v);
-        }
-        h.insert(
-            ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("Retry-After"),
-        );
-        h.append(VARY, HeaderValue::from_static("Origin"));
+        crate::cors::allow_response(&mut resp, &origin, Some("Retry-After"));
     }
     resp
 }

@@ -28,6 +28,34 @@ impl Origins {
     }
 }
 
+impl Origins {
+    /// The request's `Origin` when it is one of the allowed origins.
+    #[must_use]
+    pub fn of_request<B>(&self, req: &http::Request<B>) -> Option<String> {
+        req.headers()
+            .get(http::header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .filter(|o| self.allows(o))
+            .map(str::to_owned)
+    }
+}
+
+/// Lets `origin` read `resp`: `Access-Control-Allow-Origin`, the exposed headers
+/// (when given) and `Vary: Origin`.
+pub fn allow_response<B>(resp: &mut http::Response<B>, origin: &str, expose: Option<&'static str>) {
+    use http::header::{
+        HeaderValue, ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, VARY,
+    };
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(origin) {
+        h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, v);
+    }
+    if let Some(e) = expose {
+        h.insert(ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(e));
+    }
+    h.append(VARY, HeaderValue::from_static("Origin"));
+}
+
 /// True for `http://127.0.0.1`, `http://localhost` and `http://[::1]`, with or
 /// without a numeric port.
 #[must_use]

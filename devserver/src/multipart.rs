@@ -25,10 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use http::header::{
-    HeaderValue, ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, CONTENT_TYPE, ETAG,
-    ORIGIN, VARY,
-};
+use http::header::{HeaderValue, CONTENT_TYPE, ETAG};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -92,12 +89,7 @@ pub fn owns(path: &str) -> bool {
 
 /// Answers one request to a path [`owns`] says is ours, CORS included.
 pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<RespBody> {
-    let allowed_origin = req
-        .headers()
-        .get(ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .filter(|o| app.origins.allows(o))
-        .map(str::to_owned);
+    let allowed_origin = app.origins.of_request(&req);
     if req.method() == Method::OPTIONS {
         return api::preflight(&req, allowed_origin.as_deref(), METHODS);
     }
@@ -105,14 +97,7 @@ pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Re
     let expose = path != DEV_NO_ETAG_PATH;
     let mut resp = route(&app, req, &path).await;
     if let Some(origin) = allowed_origin {
-        let h = resp.headers_mut();
-        if let Ok(v) = HeaderValue::from_str(&origin) {
-            h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, v);
-        }
-        if expose {
-            h.insert(ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("Retry-After, ETag"));
-        }
-        h.append(VARY, HeaderValue::from_static("Origin"));
+        crate::cors::allow_response(&mut resp, &origin, expose.then_some("Retry-After, ETag"));
     }
     resp
 }
@@ -133,7 +118,10 @@ async fn route(app: &App, req: Request<Incoming>, path: &str) -> Response<RespBo
         bump(&st.no_etag_put);
         let _ = req.into_body().collect().await;
         let mut resp = util::response(StatusCode::OK, "text/plain", "");
-        resp.headers_mut().insert(ETAG, HeaderValue::from_static("\"0123456789abcdef0123456789abcdef\""));
+        resp.headers_mut().insert(
+            ETAG,
+            HeaderValue::from_static("\"0123456789abcdef0123456789abcdef\""),
+        );
         return resp;
     }
     if path == DEV_EXPIRED_PATH {
@@ -159,7 +147,12 @@ async fn route(app: &App, req: Request<Incoming>, path: &str) -> Response<RespBo
     };
     let obj = match serde_json::from_slice::<Value>(&body) {
         Ok(Value::Object(o)) => o,
-        _ => return detail(StatusCode::BAD_REQUEST, "Invalid JSON body: expected a JSON object"),
+        _ => {
+            return detail(
+                StatusCode::BAD_REQUEST,
+                "Invalid JSON body: expected a JSON object",
+            )
+        }
     };
     let result = match &path[BACKEND_MULTIPART_PREFIX.len()..] {
         "create" => {
@@ -202,7 +195,8 @@ fn str_field(obj: &Map<String, Value>, a: &str, b: &str) -> Option<String> {
 
 /// `uploadId` (a UUID, as s3s-fs makes them) and `key` (one this backend created).
 fn ids(app: &App, obj: &Map<String, Value>) -> Result<(String, String), Fail> {
-    let upload_id = str_field(obj, "uploadId", "upload_id").ok_or_else(|| bad("uploadId: This field is required."))?;
+    let upload_id = str_field(obj, "uploadId", "upload_id")
+        .ok_or_else(|| bad("uploadId: This field is required."))?;
     let key = str_field(obj, "key", "Key").ok_or_else(|| bad("key: This field is required."))?;
     if uuid::Uuid::parse_str(&upload_id).is_err() {
         return Err(bad("uploadId: not an upload id of this store"));
@@ -239,7 +233,10 @@ async fn store_call(
             expires_secs: 60,
         },
         query,
-        Credentials { access_key_id: &app.info.access_key_id, secret_access_key: &app.info.secret_access_key },
+        Credentials {
+            access_key_id: &app.info.access_key_id,
+            secret_access_key: &app.info.secret_access_key,
+        },
     )
     .url;
     let req = Request::builder()
@@ -247,17 +244,28 @@ async fn store_call(
         .uri(url)
         .header(CONTENT_TYPE, "application/xml")
         .body(Full::new(body))
-        .map_err(|e| Fail(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot build the store request: {e}")))?;
-    let resp = app
-        .client
-        .request(req)
-        .await
-        .map_err(|e| Fail(StatusCode::BAD_GATEWAY, format!("the store did not answer: {e}")))?;
+        .map_err(|e| {
+            Fail(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot build the store request: {e}"),
+            )
+        })?;
+    let resp = app.client.request(req).await.map_err(|e| {
+        Fail(
+            StatusCode::BAD_GATEWAY,
+            format!("the store did not answer: {e}"),
+        )
+    })?;
     let status = resp.status();
     let bytes = Limited::new(resp.into_body(), MAX_BODY)
         .collect()
         .await
-        .map_err(|e| Fail(StatusCode::BAD_GATEWAY, format!("the store's answer was cut: {e}")))?
+        .map_err(|e| {
+            Fail(
+                StatusCode::BAD_GATEWAY,
+                format!("the store's answer was cut: {e}"),
+            )
+        })?
         .to_bytes();
     Ok((status, bytes))
 }
@@ -275,31 +283,60 @@ fn store_error(what: &str, status: StatusCode, body: &[u8]) -> Fail {
     let text = String::from_utf8_lossy(body);
     let code = xml_text(&text, "Code").unwrap_or_default();
     let message = xml_text(&text, "Message").unwrap_or_default();
-    let out = if status.is_client_error() { StatusCode::BAD_REQUEST } else { StatusCode::BAD_GATEWAY };
-    Fail(out, format!("{what}: the store answered {} {code} {message}", status.as_u16()))
+    let out = if status.is_client_error() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::BAD_GATEWAY
+    };
+    Fail(
+        out,
+        format!(
+            "{what}: the store answered {} {code} {message}",
+            status.as_u16()
+        ),
+    )
 }
 
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 // ---- endpoints ----------------------------------------------------------------------------
 
 async fn create(app: &App, obj: &Map<String, Value>) -> Result<Value, Fail> {
-    let file_name = str_field(obj, "file_name", "fileName").ok_or_else(|| bad("file_name: This field is required."))?;
-    let content_type = str_field(obj, "content_type", "contentType").unwrap_or_else(|| "application/octet-stream".to_owned());
+    let file_name = str_field(obj, "file_name", "fileName")
+        .ok_or_else(|| bad("file_name: This field is required."))?;
+    let content_type = str_field(obj, "content_type", "contentType")
+        .unwrap_or_else(|| "application/octet-stream".to_owned());
     let key = uuid::Uuid::new_v4().to_string();
     let (status, body) = store_call(app, "POST", &key, &[("uploads", "")], Bytes::new()).await?;
     if !status.is_success() {
         return Err(store_error("create", status, &body));
     }
-    let upload_id = xml_text(&String::from_utf8_lossy(&body), "UploadId")
-        .ok_or_else(|| Fail(StatusCode::BAD_GATEWAY, "create: the store's answer has no UploadId".to_owned()))?;
+    let upload_id = xml_text(&String::from_utf8_lossy(&body), "UploadId").ok_or_else(|| {
+        Fail(
+            StatusCode::BAD_GATEWAY,
+            "create: the store's answer has no UploadId".to_owned(),
+        )
+    })?;
     app.registry
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .by_uuid
-        .insert(key.clone(), Upload { file_name, content_type, key: key.clone(), id: None, size: 0, deleted: false });
+        .insert(
+            key.clone(),
+            Upload {
+                file_name,
+                content_type,
+                key: key.clone(),
+                id: None,
+                size: 0,
+                deleted: false,
+            },
+        );
     app.multipart
         .keys
         .lock()
@@ -318,11 +355,17 @@ fn sign_part(app: &App, obj: &Map<String, Value>) -> Result<Value, Fail> {
         .ok_or_else(|| bad("partNumber: must be an integer from 1 to 10000"))?;
     let expires = match obj.get("expires_in").and_then(Value::as_u64) {
         None if obj.get("expires_in").is_some_and(|v| !v.is_null()) => {
-            return Err(bad(format!("expires_in: must be between 1 and {MAX_URL_EXPIRY_SECS} seconds")))
+            return Err(bad(format!(
+                "expires_in: must be between 1 and {MAX_URL_EXPIRY_SECS} seconds"
+            )))
         }
         None => app.url_expiry_secs,
         Some(n) if (1..=MAX_URL_EXPIRY_SECS).contains(&n) => n,
-        Some(_) => return Err(bad(format!("expires_in: must be between 1 and {MAX_URL_EXPIRY_SECS} seconds"))),
+        Some(_) => {
+            return Err(bad(format!(
+                "expires_in: must be between 1 and {MAX_URL_EXPIRY_SECS} seconds"
+            )))
+        }
     };
     let host = format!("127.0.0.1:{}", app.info.s3_port);
     let path = format!("/{}/{key}", app.info.bucket);
@@ -341,14 +384,20 @@ fn sign_part(app: &App, obj: &Map<String, Value>) -> Result<Value, Fail> {
             expires_secs: expires,
         },
         &[("partNumber", &part), ("uploadId", &upload_id)],
-        Credentials { access_key_id: &app.info.access_key_id, secret_access_key: &app.info.secret_access_key },
+        Credentials {
+            access_key_id: &app.info.access_key_id,
+            secret_access_key: &app.info.secret_access_key,
+        },
     );
     Ok(json!({ "url": presigned.url }))
 }
 
 async fn complete(app: &App, obj: &Map<String, Value>) -> Result<Value, Fail> {
     let (upload_id, key) = ids(app, obj)?;
-    let parts = obj.get("parts").and_then(Value::as_array).ok_or_else(|| bad("parts: This field is required."))?;
+    let parts = obj
+        .get("parts")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("parts: This field is required."))?;
     let mut xml = String::from("<CompleteMultipartUpload>");
     for (i, p) in parts.iter().enumerate() {
         let n = p
@@ -361,16 +410,30 @@ async fn complete(app: &App, obj: &Map<String, Value>) -> Result<Value, Fail> {
             .or_else(|| p.get("ETag"))
             .and_then(Value::as_str)
             .ok_or_else(|| bad(format!("parts[{i}].etag: This field is required.")))?;
-        xml.push_str(&format!("<Part><PartNumber>{n}</PartNumber><ETag>{}</ETag></Part>", xml_escape(etag)));
+        xml.push_str(&format!(
+            "<Part><PartNumber>{n}</PartNumber><ETag>{}</ETag></Part>",
+            xml_escape(etag)
+        ));
     }
     xml.push_str("</CompleteMultipartUpload>");
-    let (status, body) = store_call(app, "POST", &key, &[("uploadId", &upload_id)], Bytes::from(xml)).await?;
+    let (status, body) = store_call(
+        app,
+        "POST",
+        &key,
+        &[("uploadId", &upload_id)],
+        Bytes::from(xml),
+    )
+    .await?;
     let text = String::from_utf8_lossy(&body);
     // S3 may answer 200 with an <Error> body for CompleteMultipartUpload.
     if !status.is_success() || text.contains("<Error>") {
         return Err(store_error("complete", status, &body));
     }
-    app.multipart.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&upload_id);
+    app.multipart
+        .keys
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .remove(&upload_id);
     Ok(json!({
         "file_uuid": key,
         "location": format!("{}/{}/{key}", app.info.s3_endpoint, app.info.bucket),
@@ -380,11 +443,22 @@ async fn complete(app: &App, obj: &Map<String, Value>) -> Result<Value, Fail> {
 
 async fn abort(app: &App, obj: &Map<String, Value>) -> Result<Value, Fail> {
     let (upload_id, key) = ids(app, obj)?;
-    let (status, body) = store_call(app, "DELETE", &key, &[("uploadId", &upload_id)], Bytes::new()).await?;
+    let (status, body) = store_call(
+        app,
+        "DELETE",
+        &key,
+        &[("uploadId", &upload_id)],
+        Bytes::new(),
+    )
+    .await?;
     if !status.is_success() {
         return Err(store_error("abort", status, &body));
     }
-    app.multipart.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&upload_id);
+    app.multipart
+        .keys
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .remove(&upload_id);
     Ok(json!({}))
 }
 
@@ -395,7 +469,11 @@ fn part_files(root: &std::path::Path, upload_id: &str) -> std::io::Result<Vec<(u
     for entry in std::fs::read_dir(root)? {
         let entry = entry?;
         let name = entry.file_name();
-        let Some(n) = name.to_str().and_then(|n| n.strip_prefix(&prefix)).and_then(|n| n.parse::<u64>().ok()) else {
+        let Some(n) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
             continue;
         };
         let mut file = std::fs::File::open(entry.path())?;
@@ -418,14 +496,26 @@ fn part_files(root: &std::path::Path, upload_id: &str) -> std::io::Result<Vec<(u
 
 async fn list(app: &App, obj: &Map<String, Value>) -> Result<Value, Fail> {
     let (upload_id, _key) = ids(app, obj)?;
-    if !app.store_root.join(format!(".upload-{upload_id}.json")).is_file() {
-        return Err(Fail(StatusCode::NOT_FOUND, "uploadId: NoSuchUpload (no such multipart upload in progress)".to_owned()));
+    if !app
+        .store_root
+        .join(format!(".upload-{upload_id}.json"))
+        .is_file()
+    {
+        return Err(Fail(
+            StatusCode::NOT_FOUND,
+            "uploadId: NoSuchUpload (no such multipart upload in progress)".to_owned(),
+        ));
     }
     let root = app.store_root.clone();
     let parts = tokio::task::spawn_blocking(move || part_files(&root, &upload_id))
         .await
         .map_err(|e| Fail(StatusCode::INTERNAL_SERVER_ERROR, format!("list: {e}")))?
-        .map_err(|e| Fail(StatusCode::INTERNAL_SERVER_ERROR, format!("list: cannot read the parts: {e}")))?;
+        .map_err(|e| {
+            Fail(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("list: cannot read the parts: {e}"),
+            )
+        })?;
     Ok(Value::Array(
         parts
             .into_iter()
@@ -445,27 +535,53 @@ async fn dev_list(app: &App) -> Response<RespBody> {
         for entry in std::fs::read_dir(&root)? {
             let name = entry?.file_name();
             let Some(name) = name.to_str() else { continue };
-            if let Some(id) = name.strip_prefix(".upload-").and_then(|n| n.strip_suffix(".json")) {
+            if let Some(id) = name
+                .strip_prefix(".upload-")
+                .and_then(|n| n.strip_suffix(".json"))
+            {
                 ids.push(id.to_owned());
-            } else if let Some((id, _)) = name.strip_prefix(".upload_id-").and_then(|n| n.split_once(".part-")) {
+            } else if let Some((id, _)) = name
+                .strip_prefix(".upload_id-")
+                .and_then(|n| n.split_once(".part-"))
+            {
                 *parts.entry(id.to_owned()).or_default() += 1;
             }
         }
         ids.sort();
-        Ok(ids.into_iter().map(|id| (id.clone(), parts.get(&id).copied().unwrap_or(0))).collect())
+        Ok(ids
+            .into_iter()
+            .map(|id| (id.clone(), parts.get(&id).copied().unwrap_or(0)))
+            .collect())
     })
     .await;
     let found = match found {
         Ok(Ok(f)) => f,
-        Ok(Err(e)) => return detail(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot read the store: {e}")),
-        Err(e) => return detail(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot read the store: {e}")),
+        Ok(Err(e)) => {
+            return detail(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot read the store: {e}"),
+            )
+        }
+        Err(e) => {
+            return detail(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot read the store: {e}"),
+            )
+        }
     };
-    let keys = app.multipart.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let keys = app
+        .multipart
+        .keys
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let uploads: Vec<Value> = found
         .into_iter()
         .map(|(id, parts)| json!({ "uploadId": id, "key": keys.get(&id), "parts": parts }))
         .collect();
-    util::json(StatusCode::OK, &json!({ "uploads": uploads, "counters": app.multipart.counters() }))
+    util::json(
+        StatusCode::OK,
+        &json!({ "uploads": uploads, "counters": app.multipart.counters() }),
+    )
 }
 
 #[cfg(test)]
@@ -498,8 +614,14 @@ mod tests {
         std::fs::write(dir.join(".tmp.1.internal.part"), b"x").unwrap();
         let parts = part_files(&dir, "u1").unwrap();
         assert_eq!(parts.len(), 2);
-        assert_eq!(parts[0], (1, 0, "d41d8cd98f00b204e9800998ecf8427e".to_owned()));
-        assert_eq!(parts[1], (2, 3, "900150983cd24fb0d6963f7d28e17f72".to_owned()));
+        assert_eq!(
+            parts[0],
+            (1, 0, "d41d8cd98f00b204e9800998ecf8427e".to_owned())
+        );
+        assert_eq!(
+            parts[1],
+            (2, 3, "900150983cd24fb0d6963f7d28e17f72".to_owned())
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

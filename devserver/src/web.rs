@@ -21,10 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{
-    HeaderValue, ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ALLOW, AUTHORIZATION,
-    CACHE_CONTROL, CONTENT_TYPE, ORIGIN, RETRY_AFTER, VARY,
-};
+use http::header::{HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -51,12 +48,7 @@ pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Re
     if crate::multipart::owns(req.uri().path()) {
         return crate::multipart::handle(app, req).await;
     }
-    let allowed_origin = req
-        .headers()
-        .get(ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .filter(|o| app.origins.allows(o))
-        .map(str::to_owned);
+    let allowed_origin = app.origins.of_request(&req);
     if req.method() == Method::OPTIONS {
         return api::preflight(&req, allowed_origin.as_deref(), CORS_ALLOWED_METHODS);
     }
@@ -87,15 +79,7 @@ pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Re
         _ => (route(&app, req).await, true),
     };
     if let Some(origin) = allowed_origin.filter(|_| cors) {
-        let h = resp.headers_mut();
-        if let Ok(v) = HeaderValue::from_str(&origin) {
-            h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, v);
-        }
-        h.insert(
-            ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("Retry-After"),
-        );
-        h.append(VARY, HeaderValue::from_static("Origin"));
+        crate::cors::allow_response(&mut resp, &origin, Some("Retry-After"));
     }
     resp
 }
@@ -163,10 +147,10 @@ where
         "/config.json" | "/__dev/stats" | "/__dev/uploads" => {
             method_not_allowed("GET, HEAD, OPTIONS")
         }
-        BACKEND_PRESIGN_PATH | BACKEND_VERIFY_PATH | BACKEND_CREDENTIALS_PATH
-        | "/__dev/stats/reset" => {
-            method_not_allowed("POST, OPTIONS")
-        }
+        BACKEND_PRESIGN_PATH
+        | BACKEND_VERIFY_PATH
+        | BACKEND_CREDENTIALS_PATH
+        | "/__dev/stats/reset" => method_not_allowed("POST, OPTIONS"),
         p if p.starts_with("/__dev/object/") => {
             if !is_get {
                 return method_not_allowed("GET, HEAD, OPTIONS");

@@ -20,7 +20,8 @@ impl Resp {
 
     /// The body as JSON; panics with the text when it is not JSON.
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 
     /// A header's value, when present and text.
@@ -30,6 +31,9 @@ impl Resp {
 
     /// The `detail` of a `{"detail": …}` error body.
     pub fn detail(&self) -> String {
-        self.json()["detail"].as_str().unwrap_or_default().to_owned()
+        self.json()["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 }
