@@ -29,7 +29,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../tests/support/chromium.mjs';
 import { codeByCrate, compressedSizes, fileSizes, parseWasm } from './wasm-size.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -53,7 +53,6 @@ const BUNDLER_DIR = abs(process.env.BENCH_BUNDLER_DIR);
 const UPPY_BUNDLE = abs(process.env.BENCH_UPPY_BUNDLE || join(ROOT, 'bench/out/www/uppy.bundle.js'));
 const NAMED_WASM = abs(process.env.BENCH_NAMED_WASM);
 const OUT_DIR = abs(process.env.BENCH_OUT_DIR || (QUICK ? join(ROOT, 'bench/out/quick') : join(ROOT, 'bench')));
-const CHROMIUM = process.env.PU_CHROMIUM || '/usr/bin/chromium';
 
 const PAGE_CONTENDERS = ['raw', 'putFile-fetch', 'putFile-xhr', 'Uploader.upload', 'uppy'];
 const CONTENDERS = [...PAGE_CONTENDERS, 'curl'];
@@ -114,18 +113,9 @@ function withTimeout(promise, ms, what) {
 
 // ------------------------------------------------------------------ the browser session
 
-const LAUNCH_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  // For the memory figures: exact performance.memory values, and gc() to start each run from a collected heap.
-  '--enable-precise-memory-info',
-  '--js-flags=--expose-gc',
-];
+// The shared flags, plus, for the memory figures: exact performance.memory values, and gc() to
+// start each run from a collected heap.
+const EXTRA_ARGS = ['--enable-precise-memory-info', '--js-flags=--expose-gc'];
 
 class Session {
   constructor(browser) {
@@ -684,7 +674,7 @@ async function main() {
   const size = measureSize();
   log(`size: wasm ${size.rows.wasm.raw} B (gzip ${size.rows.wasm.gzip}), glue ${size.rows.glue.raw} B (gzip ${size.rows.glue.gzip}), Uppy ${size.rows.uppy.raw} B (gzip ${size.rows.uppy.gzip})`);
 
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
+  const browser = await launchChromium(EXTRA_ARGS);
   let res;
   try {
     const chromiumVersion = browser.version();

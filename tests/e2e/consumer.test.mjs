@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, posix, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../support/chromium.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const APP_FIXTURE = join(ROOT, 'tests/consumer-app');
@@ -155,18 +155,7 @@ before(async () => {
   // vite from the root's node_modules, as if installed: it resolves its own dependencies from there.
   symlinkSync(join(ROOT, 'node_modules/vite'), join(app, 'node_modules/vite'), 'dir');
 
-  browser = await chromium.launch({
-    executablePath: process.env.PU_CHROMIUM || '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 }, { timeout: TEST_TIMEOUT });
 
 after(async () => {

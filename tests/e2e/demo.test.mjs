@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../support/chromium.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const OUT_DIR = join(ROOT, 'test-output');
@@ -38,18 +38,7 @@ before(async () => {
   requireEnv('PU_WEB_BASE', 'the tests need the devserver that serves www/ and the package');
   tmp = mkdtempSync(join(tmpdir(), 'pu-e2e-'));
   mkdirSync(OUT_DIR, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: process.env.PU_CHROMIUM || '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
