@@ -1,17 +1,43 @@
 #!/usr/bin/env bash
-# Builds the npm package: dist/web (plain browsers, `presigned-upload/web`) and dist/bundler (bundlers).
-#   scripts/build.sh [--dev]    --dev: unoptimized, faster (used by tests)
+# Builds the npm package: two builds of the one crate (cargo features), each for bundlers and
+# for plain pages. A wasm module cannot be tree-shaken, so separate builds are how a page pays
+# only for what it uses.
+#   dist/bundler, dist/web             core: every single-PUT path (`presigned-upload`, `/web`)
+#   dist/full/bundler, dist/full/web   full: core + multipart + the in-browser SigV4 signer
+#                                      (`presigned-upload/full`, `presigned-upload/full/web`)
+#   scripts/build.sh [--dev]    --dev: unoptimized, faster
+# dist/build.json records the mode, so the size test can refuse a dev build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-mode=--release
-[ "${1:-}" = "--dev" ] && mode=--dev
-for target in web bundler; do
-  wasm-pack build $mode --target "$target" --out-dir "dist/$target" --out-name presigned_upload --no-pack >&2
-  rm -f "dist/$target/.gitignore" "dist/$target/package.json" "dist/$target/README.md"
-  if [ "$mode" = --release ] && [ -x node_modules/.bin/wasm-opt ]; then
-    node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-reference-types \
-      "dist/$target/presigned_upload_bg.wasm" -o "dist/$target/presigned_upload_bg.wasm"
-  fi
-done
-echo "built dist/web and dist/bundler" >&2
+mode=release
+[ "${1:-}" = "--dev" ] && mode=dev
+profile_flag=--release
+[ $mode = dev ] && profile_flag=
+target_dir="${CARGO_TARGET_DIR:-target}"
+wasm_in="$target_dir/wasm32-unknown-unknown/$mode/presigned_upload.wasm"
+
+build_one() { # $1: out prefix ("" or "full/"), $2...: cargo feature flags
+  local prefix=$1; shift
+  cargo build --quiet --lib --target wasm32-unknown-unknown $profile_flag "$@"
+  local tmp; tmp=$(mktemp "${TMPDIR:-/tmp}/pu-build.XXXXXX.wasm")
+  cp "$wasm_in" "$tmp"
+  for target in web bundler; do
+    local out="dist/${prefix}$target"
+    rm -rf "$out"
+    wasm-bindgen --target "$target" --out-dir "$out" --out-name presigned_upload "$tmp"
+    if [ $mode = release ]; then
+      node_modules/.bin/wasm-opt -Oz --converge --strip-debug --strip-producers \
+        --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+        --enable-mutable-globals --enable-reference-types --enable-multivalue \
+        "$out/presigned_upload_bg.wasm" -o "$out/presigned_upload_bg.wasm"
+    fi
+  done
+  rm -f "$tmp"
+}
+
+mkdir -p dist
+build_one ""
+build_one "full/" --features full
+printf '{ "mode": "%s" }\n' "$mode" > dist/build.json
+echo "built dist/web, dist/bundler, dist/full/web and dist/full/bundler ($mode)" >&2

@@ -10,7 +10,7 @@ devserver_start() {
   DEV_READY="$dir/ready.json"
   DEV_LOG="$dir/devserver.log"
   "$(devserver_bin)" --s3-port 0 --api-port 0 --web-port 0 --ready-file "$DEV_READY" \
-    --www www --pkg dist/web --quiet "$@" >"$DEV_LOG" 2>&1 &
+    --www www --pkg dist --quiet "$@" >"$DEV_LOG" 2>&1 &
   DEV_PID=$!
   DEV_PIDS+=("$DEV_PID")
   local i

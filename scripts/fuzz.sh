@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 export PROPTEST_CASES="${PROPTEST_CASES:-5000}"
 echo "fuzz: $PROPTEST_CASES cases per property" >&2
 cargo test --release -p presigned-upload --test host_props
-cargo test --release -p presigned-upload --lib sigv4
+cargo test --release -p presigned-upload --features full --lib sigv4

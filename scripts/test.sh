@@ -10,12 +10,16 @@ trap 'exit 130' INT TERM
 
 scripts/setup.sh --test
 
-echo "== host tests: cargo test --workspace" >&2
-PROPTEST_CASES="${PROPTEST_CASES:-1000}" cargo test --workspace
+echo "== host tests: cargo test --workspace (full build, then the core build's own cfgs)" >&2
+PROPTEST_CASES="${PROPTEST_CASES:-1000}" cargo test --workspace --all-features
+PROPTEST_CASES="${PROPTEST_CASES:-1000}" cargo test -p presigned-upload --lib --test host_props
 
-echo "== building the devserver and the package" >&2
+echo "== building the devserver and the package (release: the size budgets measure what ships)" >&2
 cargo build -p devserver --quiet
-scripts/build.sh --dev
+cargo build --quiet --lib --target wasm32-unknown-unknown --no-default-features
+scripts/build.sh
+echo "== size budgets: node --test tests/size" >&2
+node --test tests/size/
 
 # A second devserver with a small rate-limit window, for the 429 and limiter tests.
 devserver_start --rate-limit 10/1s
@@ -25,10 +29,13 @@ devserver_start --faults
 echo "devserver ready: web $PU_WEB_BASE api $PU_API_BASE s3 $PU_S3_ENDPOINT (rate-limited one: $PU_LIMITED_WEB_BASE)" >&2
 
 export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-600}"
-echo "== browser tests: wasm-pack test --headless --chrome" >&2
-wasm-pack test --headless --chrome
-echo "== browser tests: wasm-pack test --headless --firefox" >&2
-wasm-pack test --headless --firefox
+# Each engine runs the core build's suite (what it holds), then the full build's (everything).
+for browser in chrome firefox; do
+  echo "== browser tests, core build: wasm-pack test --headless --$browser" >&2
+  wasm-pack test --headless --$browser
+  echo "== browser tests, full build: wasm-pack test --headless --$browser --features full" >&2
+  wasm-pack test --headless --$browser --features full
+done
 
 if compgen -G "tests/e2e/*.test.mjs" >/dev/null; then
   echo "== end-to-end tests: node --test" >&2

@@ -13,6 +13,7 @@ use crate::hexnode::{classify_failure, ApiOp, Server};
 use crate::limiter::RateLimiter;
 use crate::platform::{self, AbortLink};
 use crate::retry::{decide, Decision, RetryPolicy};
+use crate::text::{cat, num};
 
 /// Default time one API call may take before it counts as a network failure.
 pub(crate) const DEFAULT_API_TIMEOUT_MS: u64 = 30_000;
@@ -67,7 +68,7 @@ struct RawReply {
 
 async fn send_once(p: &JsonPost<'_>, body: &str) -> Result<RawReply, UploadError> {
     let link = AbortLink::new(p.signal, p.timeout_ms)?;
-    let bad_header = |k: &str| UploadError::invalid_input(&format!("headers.{k}"), "is not a valid HTTP header");
+    let bad_header = |k: &str| UploadError::invalid_input(&cat(&["headers.", k]), "is not a valid HTTP header");
     let headers = Headers::new().map_err(|_| bad_header("Content-Type"))?;
     headers.set("Content-Type", "application/json").map_err(|_| bad_header("Content-Type"))?;
     headers.set("Accept", "application/json").map_err(|_| bad_header("Accept"))?;
@@ -88,16 +89,17 @@ async fn send_once(p: &JsonPost<'_>, body: &str) -> Result<RawReply, UploadError
         } else if link.fired() {
             UploadError::new(
                 ErrorCode::Network,
-                format!("{} to {} timed out after {} ms {during}; it will be retried if retries remain.", what(p.op), origin_of(p.url), p.timeout_ms),
+                cat(&[what(p.op), " to ", origin_of(p.url), " timed out after ", &num(p.timeout_ms), " ms ", during, "; it will be retried if retries remain."]),
             )
         } else {
             UploadError::new(
                 ErrorCode::Network,
-                format!(
-                    "{} to {} failed before an answer could be read: the network failed, or the server's CORS does not allow this page's origin (check the browser console).",
+                cat(&[
                     what(p.op),
-                    origin_of(p.url)
-                ),
+                    " to ",
+                    origin_of(p.url),
+                    " failed before an answer could be read: the network failed, or the server's CORS does not allow this page's origin (check the browser console).",
+                ]),
             )
         }
     };
@@ -170,7 +172,7 @@ fn parse_json(op: ApiOp, url: &str, text: &str, secret: Option<&str>) -> Result<
             let hint = if start == "<" { " (it looks like an HTML page: is the URL right?)" } else { "" };
             let mut e = UploadError::new(
                 ErrorCode::BadResponse,
-                format!("{} to {} answered 2xx but not with the JSON object expected{hint}.", what(op), origin_of(url)),
+                cat(&[what(op), " to ", origin_of(url), " answered 2xx but not with the JSON object expected", hint, "."]),
             );
             if let Some(s) = secret {
                 e.redact_secret(s);

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Object, Promise, Reflect};
+use js_sys::{Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Blob, File, RequestCredentials};
@@ -16,11 +16,11 @@ use crate::flow::{self, Phase, Progress, PutJob, UploadJob, Uploaded};
 use crate::hexnode::{self, ApiOp, Portal, Presigned};
 use crate::input;
 use crate::limiter::RateLimiter;
-use crate::opts::{numbers_of, Opts};
+use crate::opts::{number_array, numbers_of, object as obj, Opts};
 use crate::platform;
 use crate::presigned;
 use crate::retry::RetryPolicy;
-use crate::source::{to_js, BackendCore, HexnodeCore, Source, Via};
+use crate::source::{BackendCore, HexnodeCore, Source, Via};
 use crate::transport;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -47,18 +47,10 @@ export interface HexnodeClientOptions { portal: string; apiKey: string; verifyPa
   /** Client-side limit on API calls per window (default 30; 0 = off). */ rateLimitPerMinute?: number;
   /** The limiter's window in ms (default 60000: per minute). */ rateLimitWindowMs?: number;
   retry?: RetryOptions; allowInsecureHttp?: boolean }
-/** Credentials for presigning in the browser. `expiration`: ms since epoch (a Date or an ISO string is accepted too). */
-export interface S3Credentials { accessKeyId: string; secretAccessKey: string; sessionToken?: string; expiration?: number | Date | string }
-/** Presigning inside the browser (SigV4). Objects go to `{keyPrefix}{uuid}/{fileName}`; URLs live `expiresIn` seconds (default 900).
- * The endpoint defaults to `https://{bucket}.s3.{region}.amazonaws.com`, or `https://s3.{region}.amazonaws.com/{bucket}` with
- * `forcePathStyle`; with `endpoint`, `{endpoint}/{bucket}/{key}` when `forcePathStyle`. Credentials are cached until 60 s
- * before their `expiration`. Prefer short-lived credentials scoped to `s3:PutObject` on the prefix. */
-export interface S3Options { bucket: string; region: string; endpoint?: string; forcePathStyle?: boolean; keyPrefix?: string;
-  /** seconds, 10..604800 (default 900) */ expiresIn?: number; credentials: () => Promise<S3Credentials> }
-/** Options of `new Uploader()`: exactly one of `presign` (your backend makes the URLs) and `s3` (the browser signs them). */
+/** Options of `new Uploader()`. `presign`: your backend makes the URLs (required in this build; the full build,
+ * `presigned-upload/full`, can also sign them in the browser with `s3`, and send big files in parts with `multipart`). */
 export interface UploaderOptions {
   presign?: string | ((req: { fileName: string; contentType: string; size: number }) => Promise<PresignJson>);
-  s3?: S3Options;
   verify?: string | ((fileUuid: string) => Promise<unknown>) | false;
   headers?: Record<string, string>; credentials?: "same-origin" | "include" | "omit"; retry?: RetryOptions; allowInsecureHttp?: boolean }
 /** Options of `putFile()`. */
@@ -132,15 +124,6 @@ where
     crate::platform::spawn_promise(async move { fut.await.map_err(|e| js_error(&e)) })
 }
 
-fn obj(fields: &[(&str, JsValue)]) -> JsValue {
-    let o = Object::new();
-    for (k, v) in fields {
-        if !v.is_undefined() {
-            let _ = Reflect::set(&o, &JsValue::from_str(k), v);
-        }
-    }
-    o.into()
-}
 
 fn opt_str(s: &Option<String>) -> JsValue {
     s.as_deref().map(JsValue::from_str).unwrap_or(JsValue::UNDEFINED)
@@ -447,11 +430,7 @@ impl HexnodeClient {
         let core = self.core.clone();
         promise(async move {
             let ids = hexnode::validate_file_ids("fileIds", &numbers_of(&fileIds, "fileIds")?)?;
-            #[derive(serde::Serialize)]
-            struct Body {
-                file_ids: Vec<u64>,
-            }
-            let body = to_js(&Body { file_ids: ids })?;
+            let body = obj(&[("file_ids", number_array(&ids))]);
             let message = core.message_call(ApiOp::Delete, hexnode::DELETE_PATH, &body, None).await?;
             Ok(obj(&[("message", message.into())]))
         })
@@ -471,7 +450,14 @@ impl HexnodeClient {
             let path = o.string("filePath")?.unwrap_or_default();
             let list = |k: &str| o.numbers(k).map(Option::unwrap_or_default);
             let body = hexnode::deploy_body(&ids, &path, &list("users")?, &list("usergroups")?, &list("devices")?, &list("devicegroups")?)?;
-            let body = to_js(&body)?;
+            let body = obj(&[
+                ("file_ids", number_array(&body.file_ids)),
+                ("file_path", body.file_path.as_str().into()),
+                ("users", number_array(&body.users)),
+                ("usergroups", number_array(&body.usergroups)),
+                ("devices", number_array(&body.devices)),
+                ("devicegroups", number_array(&body.devicegroups)),
+            ]);
             let message = core.message_call(ApiOp::Deploy, hexnode::DEPLOY_PATH, &body, None).await?;
             Ok(obj(&[("message", message.into())]))
         })
@@ -515,27 +501,27 @@ fn read_via(o: &Opts<'_>, key: &str) -> Result<Option<Via>, UploadError> {
     let Some(v) = o.raw(key) else { return Ok(None) };
     if let Some(s) = v.as_string() {
         if s.trim().is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(UploadError::invalid_input(&format!("opts.{key}"), "must be a URL without spaces"));
+            return Err(UploadError::invalid_input(&crate::text::cat(&["opts.", key]), "must be a URL without spaces"));
         }
         return Ok(Some(Via::Url(s)));
     }
     match v.dyn_into::<js_sys::Function>() {
         Ok(f) => Ok(Some(Via::Func(f))),
-        Err(_) => Err(UploadError::invalid_input(&format!("opts.{key}"), "must be a URL string or a function")),
+        Err(_) => Err(UploadError::invalid_input(&crate::text::cat(&["opts.", key]), "must be a URL string or a function")),
     }
 }
 
 /// The in-browser signer's source from `opts.s3`, with the rest of the options in `backend`.
-#[cfg(feature = "sigv4")]
+#[cfg(feature = "full")]
 fn s3_source(s3: &JsValue, backend: BackendCore) -> Result<Source, UploadError> {
     let signer = crate::s3_source::S3Signer::read(s3, backend.allow_insecure_http)?;
     Ok(Source::S3(Rc::new(crate::s3_source::S3Core { signer, backend })))
 }
 
-/// Without the `sigv4` feature there is no in-browser signer.
-#[cfg(not(feature = "sigv4"))]
+/// The core build has no in-browser signer.
+#[cfg(not(feature = "full"))]
 fn s3_source(_: &JsValue, _: BackendCore) -> Result<Source, UploadError> {
-    Err(UploadError::invalid_input("opts.s3", "this build has no in-browser signer (cargo feature `sigv4`); use presign"))
+    Err(UploadError::invalid_input("opts.s3", crate::error::FULL_BUILD_ONLY))
 }
 
 #[wasm_bindgen]

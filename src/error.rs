@@ -10,6 +10,10 @@ use std::fmt;
 
 use crate::presigned::redact_text;
 
+/// The problem text for an option that only the full build has (`multipart`, `s3`): it names
+/// the entries to import instead.
+pub const FULL_BUILD_ONLY: &str = "is in the full build only: import from \"presigned-upload/full\" (or \"presigned-upload/full/web\") instead of \"presigned-upload\"";
+
 /// The marker that [`UploadError::redact_secret`] puts in place of a secret.
 pub const SECRET_MARKER: &str = "[REDACTED]";
 
@@ -139,7 +143,7 @@ impl UploadError {
     /// An [`ErrorCode::InvalidInput`] error with the message
     /// `"<field>: <problem>"`, e.g. `"fileIds[2]: must be a non-negative integer"`.
     pub fn invalid_input(field: &str, problem: &str) -> Self {
-        UploadError::new(ErrorCode::InvalidInput, format!("{field}: {problem}"))
+        UploadError::new(ErrorCode::InvalidInput, crate::text::cat(&[field, ": ", problem]))
     }
 
     /// Sets the HTTP status.
@@ -193,13 +197,15 @@ impl UploadError {
     pub fn cors(context: &str) -> Self {
         UploadError::new(
             ErrorCode::Cors,
-            format!(
-                "The {context} failed and the browser hid the response (no status, no body). \
+            crate::text::cat(&[
+                "The ",
+                context,
+                " failed and the browser hid the response (no status, no body). \
                  The likely cause is the bucket's (or API's) CORS configuration, or else a network failure. \
                  The CORS rules must allow: AllowedOrigins this page's origin, AllowedMethods PUT, \
                  AllowedHeaders content-type, ExposeHeaders ETag. \
-                 Check the browser console for the exact CORS message."
-            ),
+                 Check the browser console for the exact CORS message.",
+            ]),
         )
     }
 
@@ -254,7 +260,7 @@ fn mask_secret(text: &str, secret: &str) -> String {
         .into_iter()
         .find(|c| !secret.contains(*c))
         .unwrap_or('_');
-    build(&filler.to_string().repeat(8))
+    build(&String::from(filler).repeat(8))
 }
 
 impl fmt::Display for UploadError {

@@ -15,6 +15,7 @@ use crate::presigned;
 use crate::retry::{decide, Decision, RetryPolicy};
 use crate::s3_error;
 use crate::source::{Source, Verified};
+use crate::text::{cat, num};
 use crate::transport::{self, PutFailure, PutRequest, TransportKind};
 
 /// How early before its expiry a URL counts as expired (clock skew, time on the wire).
@@ -89,7 +90,8 @@ impl Progress {
             self.phase.set(phase);
             self.loaded.set(-1.0);
         }
-        let loaded = loaded.clamp(0.0, total.max(0.0));
+        // Not f64::clamp: its panic message formats floats (kilobytes of .wasm).
+        let loaded = loaded.max(0.0).min(total.max(0.0));
         if loaded <= self.loaded.get() {
             return;
         }
@@ -128,7 +130,7 @@ pub(crate) struct Refresh<'a> {
 fn url_expired(detail: &str) -> UploadError {
     UploadError::new(
         ErrorCode::UrlExpired,
-        format!("The presigned URL has expired{detail}. Ask for a new one (presigned URLs live a limited time) and upload again."),
+        cat(&["The presigned URL has expired", detail, ". Ask for a new one (presigned URLs live a limited time) and upload again."]),
     )
 }
 
@@ -183,7 +185,7 @@ pub(crate) async fn put_loop(job: &PutJob<'_>, current: &mut Presigned, refresh:
                 Err(PutFailure::Aborted) => return Err(UploadError::aborted()),
                 Err(PutFailure::Timeout) => UploadError::new(
                     ErrorCode::Network,
-                    format!("The PUT to the store timed out after {} ms.", job.timeout_ms),
+                    cat(&["The PUT to the store timed out after ", &num(job.timeout_ms), " ms."]),
                 ),
                 Err(PutFailure::Failed) => network_or_cors(&current.url, retries_done >= job.policy.retries && !answered).await,
             }
@@ -205,7 +207,7 @@ pub(crate) async fn put_loop(job: &PutJob<'_>, current: &mut Presigned, refresh:
                     if e.code == ErrorCode::Aborted {
                         e
                     } else {
-                        url_expired(&format!(", and no fresh one could be had ({})", e.message))
+                        url_expired(&cat(&[", and no fresh one could be had (", &e.message, ")"]))
                     }
                 })?;
             }
@@ -281,11 +283,11 @@ pub(crate) async fn upload(source: &Source, job: UploadJob<'_>) -> Result<Upload
 
 /// A failure in the verify step is `verify_failed` unless it says something more useful
 /// (aborted, unauthorized, forbidden, rate limited).
-fn verify_error(mut e: UploadError) -> UploadError {
+pub(crate) fn verify_error(mut e: UploadError) -> UploadError {
     match e.code {
         ErrorCode::Aborted | ErrorCode::Unauthorized | ErrorCode::Forbidden | ErrorCode::RateLimited | ErrorCode::VerifyFailed => e,
         _ => {
-            e.message = format!("The file was sent, but verifying it failed: {}", e.message);
+            e.message = cat(&["The file was sent, but verifying it failed: ", &e.message]);
             e.code = ErrorCode::VerifyFailed;
             e
         }

@@ -8,6 +8,7 @@ use crate::error::{ErrorCode, UploadError};
 use crate::presigned::{self, hostname_is_loopback, redact_url, split_url};
 use crate::retry::{parse_retry_after, parse_throttle_message};
 use crate::s3_error::quote_short;
+use crate::text::{cat, num};
 
 /// `POST` here to get a presigned upload URL.
 pub const PRESIGN_PATH: &str = "/api/v1/filemanagement/generate-presigned-upload-url/";
@@ -71,9 +72,9 @@ impl Portal {
         if parts.path.contains('\\') {
             return Err(bad("must not contain a backslash"));
         }
-        let origin = format!("{}://{}", parts.scheme, parts.host);
+        let origin = cat(&[&parts.scheme, "://", &parts.host]);
         let base_path = parts.path.trim_end_matches('/');
-        let base = format!("{origin}{base_path}");
+        let base = cat(&[&origin, base_path]);
         Ok(Portal { origin, base })
     }
 
@@ -81,9 +82,9 @@ impl Portal {
     /// leading `/` is added.
     pub fn endpoint(&self, path: &str) -> String {
         if path.starts_with('/') {
-            format!("{}{path}", self.base)
+            cat(&[&self.base, path])
         } else {
-            format!("{}/{path}", self.base)
+            cat(&[&self.base, "/", path])
         }
     }
 
@@ -133,16 +134,17 @@ pub fn validate_path(field: &str, path: &str) -> Result<String, UploadError> {
 }
 
 /// The JSON answer to a presign request. Unknown fields are ignored.
-#[derive(Clone, Default, serde::Deserialize)]
+#[derive(Clone, Default)]
+#[cfg_attr(test, derive(serde::Deserialize))]
 pub struct PresignJson {
     /// The presigned PUT URL.
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub presigned_url: Option<String>,
     /// The name Hexnode stored the file under.
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub file_name: Option<String>,
     /// The file's id for the verify step.
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub file_uuid: Option<String>,
 }
 
@@ -212,7 +214,7 @@ pub fn presigned_from_json(
     let missing = |field: &str| {
         UploadError::new(
             ErrorCode::BadResponse,
-            format!("presign answer: `{field}` is missing. The Hexnode API did not answer as expected; check the portal address, or try again later."),
+            cat(&["presign answer: `", field, "` is missing. The Hexnode API did not answer as expected; check the portal address, or try again later."]),
         )
     };
     let url = non_empty(json.presigned_url).ok_or_else(|| missing("presigned_url"))?;
@@ -226,7 +228,7 @@ pub fn presigned_from_json(
             .to_string();
         UploadError::new(
             ErrorCode::BadResponse,
-            format!("presign answer: `presigned_url` is not a usable URL: it {problem}"),
+            cat(&["presign answer: `presigned_url` is not a usable URL: it ", &problem]),
         )
     })?;
     if parsed.check_transport(allow_insecure_http).is_err() {
@@ -287,7 +289,7 @@ impl ApiOp {
 /// Reads the string value of `"key"` in JSON text, tolerantly: the first
 /// occurrence whose value is a string (or an array starting with a string).
 pub fn json_string_field(body: &str, key: &str) -> Option<String> {
-    let needle = format!("\"{key}\"");
+    let needle = cat(&["\"", key, "\""]);
     let mut from = 0usize;
     while let Some(pos) = body.get(from..).and_then(|rest| rest.find(&needle)) {
         let after = from + pos + needle.len();
@@ -402,7 +404,7 @@ fn server_said(body: &str) -> String {
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    format!(": \"{text}\"")
+    cat(&[": \"", &text, "\""])
 }
 
 /// Classifies a failed Hexnode API call.
@@ -489,51 +491,51 @@ pub fn classify_failure(
         401 => UploadError::new(
             ErrorCode::Unauthorized,
             match server {
-                Server::Hexnode => format!("Hexnode refused the API key (HTTP 401) while trying to {what}{said}. {auth_advice}"),
-                Server::Backend => format!("The backend refused the request as unauthenticated (HTTP 401) while trying to {what}{said}. {auth_advice}"),
+                Server::Hexnode => cat(&["Hexnode refused the API key (HTTP 401) while trying to ", what, &said, ". ", auth_advice]),
+                Server::Backend => cat(&["The backend refused the request as unauthenticated (HTTP 401) while trying to ", what, &said, ". ", auth_advice]),
             },
         ),
         403 => UploadError::new(
             ErrorCode::Forbidden,
             match server {
-                Server::Hexnode => format!("Hexnode did not allow the request to {what} (HTTP 403){said}. Check that the API key is right, enabled, and allowed to do this."),
-                Server::Backend => format!("The backend did not allow the request to {what} (HTTP 403){said}."),
+                Server::Hexnode => cat(&["Hexnode did not allow the request to ", what, " (HTTP 403)", &said, ". Check that the API key is right, enabled, and allowed to do this."]),
+                Server::Backend => cat(&["The backend did not allow the request to ", what, " (HTTP 403)", &said, "."]),
             },
         ),
         429 => {
             let wait = header_wait.or_else(|| parse_throttle_message(body));
             let when = match wait {
-                Some(ms) => format!("wait {} s and try again", ms.div_ceil(1000)),
+                Some(ms) => cat(&["wait ", &num(ms.div_ceil(1000)), " s and try again"]),
                 None => "wait a moment and try again".to_string(),
             };
             UploadError::new(
                 ErrorCode::RateLimited,
-                format!("{name} is rate-limiting requests (HTTP 429) while trying to {what}{said}; {when}."),
+                cat(&[name, " is rate-limiting requests (HTTP 429) while trying to ", what, &said, "; ", &when, "."]),
             )
             .retryable(true)
             .with_retry_after_ms(wait)
         }
         408 | 500..=599 => UploadError::new(
             failed_code,
-            format!("{name} could not {what} (HTTP {status}){said}. This is usually temporary: try again in a moment."),
+            cat(&[name, " could not ", what, " (HTTP ", &num(status.into()), ")", &said, ". This is usually temporary: try again in a moment."]),
         )
         .retryable(true)
         .with_retry_after_ms(header_wait),
         400 if matches!(op, ApiOp::Delete | ApiOp::Deploy) => UploadError::new(
             ErrorCode::InvalidInput,
-            format!("{name} refused the request to {what} (HTTP 400){said}. Check the file ids, file path and targets."),
+            cat(&[name, " refused the request to ", what, " (HTTP 400)", &said, ". Check the file ids, file path and targets."]),
         ),
         404 => UploadError::new(
             failed_code,
-            format!("{name} could not {what} (HTTP 404){said}. {path_advice}"),
+            cat(&[name, " could not ", what, " (HTTP 404)", &said, ". ", path_advice]),
         ),
         400..=499 => UploadError::new(
             failed_code,
-            format!("{name} refused the request to {what} (HTTP {status}){said}."),
+            cat(&[name, " refused the request to ", what, " (HTTP ", &num(status.into()), ")", &said, "."]),
         ),
         _ => UploadError::new(
             ErrorCode::BadResponse,
-            format!("{name} answered HTTP {status} while trying to {what}, which is not a success this client understands{said}."),
+            cat(&[name, " answered HTTP ", &num(status.into()), " while trying to ", what, ", which is not a success this client understands", &said, "."]),
         ),
     };
     err.with_status(status)
@@ -556,10 +558,11 @@ pub fn file_id_from_verify(id: Option<f64>, file_id: Option<f64>) -> Option<u64>
 }
 
 /// An answer that carries only a `message` (delete, deploy).
-#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[derive(Clone, Debug, Default)]
+#[cfg_attr(test, derive(serde::Deserialize))]
 pub struct MessageJson {
     /// The server's message.
-    #[serde(default)]
+    #[cfg_attr(test, serde(default))]
     pub message: Option<String>,
 }
 
@@ -569,11 +572,12 @@ pub fn message_from_json(json: MessageJson, op: ApiOp) -> Result<String, UploadE
     json.message.ok_or_else(|| {
         UploadError::new(
             ErrorCode::BadResponse,
-            format!(
-                "{} answer: `message` is missing. The Hexnode API did not answer as expected; check in the portal whether the request to {} took effect.",
+            cat(&[
                 op.as_str(),
-                op.describe()
-            ),
+                " answer: `message` is missing. The Hexnode API did not answer as expected; check in the portal whether the request to ",
+                op.describe(),
+                " took effect.",
+            ]),
         )
     })
 }
@@ -585,7 +589,7 @@ fn id_list(field: &str, ids: &[f64]) -> Result<Vec<u64>, UploadError> {
         .map(|(i, &v)| {
             js_id(v).ok_or_else(|| {
                 UploadError::invalid_input(
-                    &format!("{field}[{i}]"),
+                    &cat(&[field, "[", &num(i as u64), "]"]),
                     "must be a non-negative integer (at most 2^53)",
                 )
             })
@@ -607,7 +611,8 @@ pub fn validate_file_ids(field: &str, ids: &[f64]) -> Result<Vec<u64>, UploadErr
 }
 
 /// The JSON body of a deploy request.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(test, derive(serde::Serialize))]
 pub struct DeployBody {
     /// Files to deploy.
     pub file_ids: Vec<u64>,

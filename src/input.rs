@@ -46,7 +46,7 @@ pub fn resolve_content_type(option: Option<&str>, file_type: &str) -> Result<Str
         None => match header_value_problem(file_type) {
             Some(problem) => Err(UploadError::invalid_input(
                 "contentType",
-                &format!("the File's type {problem}; pass opts.contentType"),
+                &crate::text::cat(&["the File's type ", problem, "; pass opts.contentType"]),
             )),
             None => Ok(file_type.to_string()),
         },
@@ -80,10 +80,13 @@ pub fn resolve_file_name(
     if name.len() > MAX_FILE_NAME_BYTES {
         return Err(UploadError::invalid_input(
             "fileName",
-            &format!(
-                "must be at most {MAX_FILE_NAME_BYTES} bytes in UTF-8 (it is {})",
-                name.len()
-            ),
+            &crate::text::cat(&[
+                "must be at most ",
+                &crate::text::num(MAX_FILE_NAME_BYTES as u64),
+                " bytes in UTF-8 (it is ",
+                &crate::text::num(name.len() as u64),
+                ")",
+            ]),
         ));
     }
     Ok(name.to_string())
@@ -115,16 +118,19 @@ pub fn check_size(size: f64) -> Result<u64, UploadError> {
     if size > MAX_SINGLE_PUT_BYTES as f64 {
         // No float formatting: it would pull about 14 KB of code into the .wasm.
         let shown = if size < 1e18 {
-            (size as u64).to_string()
+            crate::text::num(size as u64)
         } else {
-            "over 10^18".to_string()
+            "over 10^18".into()
         };
         return Err(UploadError::new(
             ErrorCode::TooLarge,
-            format!(
-                "The file is {shown} bytes, but a single presigned PUT holds at most 5 GiB ({MAX_SINGLE_PUT_BYTES} bytes). \
-                 Split the file or use a multipart upload."
-            ),
+            crate::text::cat(&[
+                "The file is ",
+                &shown,
+                " bytes, but a single presigned PUT holds at most 5 GiB (",
+                &crate::text::num(MAX_SINGLE_PUT_BYTES),
+                " bytes). Split the file or use a multipart upload (presigned-upload/full).",
+            ]),
         ));
     }
     Ok(size as u64)

@@ -2,9 +2,11 @@
 //! run the Hexnode MDM file-management lifecycle (presign, verify, deploy, delete) around it.
 //!
 //! The JS surface lives in [`bindings`]; everything else is plain Rust. The modules `error`,
-//! `presigned`, `retry`, `s3_error`, `hexnode`, `limiter`, `input` and `sigv4` (the SigV4
-//! presigner, cargo feature `sigv4`) use no browser API and are tested on the host with
-//! `cargo test`.
+//! `presigned`, `retry`, `s3_error`, `hexnode`, `limiter`, `input`, `multipart` and `sigv4`
+//! use no browser API and are tested on the host with `cargo test`.
+//!
+//! Two builds come from this crate: the core build (no features: every single-PUT path) and
+//! the full build (cargo feature `full`: multipart uploads and the in-browser SigV4 signer).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -12,11 +14,12 @@ pub mod error;
 pub mod hexnode;
 pub mod input;
 pub mod limiter;
+#[cfg(feature = "full")]
 pub mod multipart;
 pub mod presigned;
 pub mod retry;
 pub mod s3_error;
-#[cfg(feature = "sigv4")]
+#[cfg(feature = "full")]
 pub mod sigv4;
 
 mod api;
@@ -25,10 +28,11 @@ pub mod bindings;
 mod flow;
 mod opts;
 mod platform;
-#[cfg(feature = "sigv4")]
+#[cfg(feature = "full")]
 mod s3_multipart;
-#[cfg(feature = "sigv4")]
+#[cfg(feature = "full")]
 mod s3_source;
 mod source;
 mod task;
+mod text;
 mod transport;

@@ -1,4 +1,5 @@
-//! Reading option objects that come from JS, with errors that name the field.
+//! Reading option objects that come from JS, with errors that name the field; and building the
+//! plain objects handed back (results, request bodies) with a few `Reflect` calls.
 
 use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::prelude::*;
@@ -6,6 +7,7 @@ use wasm_bindgen::JsCast;
 use web_sys::AbortSignal;
 
 use crate::error::UploadError;
+use crate::text::cat;
 
 /// A JS options object (or `undefined`), and the name it is reported under (`opts`).
 pub(crate) struct Opts<'a> {
@@ -25,7 +27,7 @@ impl<'a> Opts<'a> {
     }
 
     fn path(&self, key: &str) -> String {
-        format!("{}.{key}", self.name)
+        cat(&[self.name, ".", key])
     }
 
     /// The raw field, `None` when absent, `undefined` or `null`.
@@ -112,12 +114,32 @@ impl<'a> Opts<'a> {
             let pair: js_sys::Array = entry.unchecked_into();
             let k = pair.get(0).as_string().unwrap_or_default();
             let Some(val) = pair.get(1).as_string() else {
-                return Err(UploadError::invalid_input(&format!("{}.{k}", self.path(key)), "must be a string"));
+                return Err(UploadError::invalid_input(&cat(&[&self.path(key), ".", &k]), "must be a string"));
             };
             out.push((k, val));
         }
         Ok(out)
     }
+}
+
+/// Builds a plain JS object from pairs; `undefined` values are left out.
+pub(crate) fn object(fields: &[(&str, JsValue)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in fields {
+        if !v.is_undefined() {
+            let _ = Reflect::set(&o, &JsValue::from_str(k), v);
+        }
+    }
+    o.into()
+}
+
+/// A JS array of numbers.
+pub(crate) fn number_array(ns: &[u64]) -> JsValue {
+    let a = js_sys::Array::new();
+    for n in ns {
+        a.push(&JsValue::from_f64(*n as f64));
+    }
+    a.into()
 }
 
 /// Reads a JS array of numbers (elements that are not numbers become NaN).

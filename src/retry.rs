@@ -4,6 +4,7 @@
 
 use crate::error::{ErrorCode, UploadError};
 use crate::presigned::{civil_to_epoch_ms, digits_u32};
+use crate::text::{cat, num};
 
 /// The longest wait a `Retry-After` may impose (10 minutes), and the upper
 /// bound of `retry.minDelayMs` / `retry.maxDelayMs`.
@@ -37,7 +38,7 @@ impl Default for RetryPolicy {
 /// A JS number that must be an integer in `min..=max`.
 fn js_integer(field: &str, value: f64, min: u64, max: u64) -> Result<u64, UploadError> {
     let problem =
-        || UploadError::invalid_input(field, &format!("must be an integer from {min} to {max}"));
+        || UploadError::invalid_input(field, &cat(&["must be an integer from ", &num(min), " to ", &num(max)]));
     if !value.is_finite() || value.fract() != 0.0 || value < 0.0 {
         return Err(problem());
     }
@@ -78,7 +79,7 @@ impl RetryPolicy {
                 if max < min_delay_ms {
                     return Err(UploadError::invalid_input(
                         "retry.maxDelayMs",
-                        &format!("must be at least retry.minDelayMs ({min_delay_ms}) and at most {MAX_DELAY_CAP_MS}"),
+                        &cat(&["must be at least retry.minDelayMs (", &num(min_delay_ms), ") and at most ", &num(MAX_DELAY_CAP_MS)]),
                     ));
                 }
                 max
@@ -105,7 +106,7 @@ impl RetryPolicy {
         let jitter = if jitter.is_nan() {
             0.0
         } else {
-            jitter.clamp(0.0, 1.0)
+            jitter.max(0.0).min(1.0)
         };
         let half = base / 2;
         // `as` saturates for floats; the product is at most `half`.

@@ -1,5 +1,6 @@
 //! S3's XML error bodies and the classification of a failed presigned PUT.
 
+use crate::text::{cat, num};
 use crate::error::{ErrorCode, UploadError};
 use crate::retry::is_retryable_status;
 
@@ -48,7 +49,7 @@ pub fn parse(xml: &str) -> Option<S3Error> {
 /// of `<` and the index just past `>`. A self-closing `<name/>` gives an
 /// empty element (start == end of tag).
 pub(crate) fn find_open_tag(text: &str, name: &str, from: usize) -> Option<(usize, usize)> {
-    let pattern = format!("<{name}");
+    let pattern = cat(&["<", name]);
     let mut search = from;
     loop {
         let rest = text.get(search..)?;
@@ -74,7 +75,7 @@ pub(crate) fn element_text(inner: &str, name: &str) -> Option<String> {
         return None;
     }
     let body = inner.get(start..)?;
-    let close = format!("</{name}");
+    let close = cat(&["</", name]);
     let raw = match body.find(&close) {
         Some(end) => body.get(..end)?,
         None => body.split('<').next().unwrap_or(""),
@@ -177,7 +178,7 @@ fn decode_entities(text: &str) -> String {
 pub(crate) fn quote_short(text: &str) -> String {
     let text = text.trim();
     match text.char_indices().nth(MAX_QUOTED_CHARS) {
-        Some((cut, _)) => format!("{}…", text.get(..cut).unwrap_or("")),
+        Some((cut, _)) => cat(&[text.get(..cut).unwrap_or(""), "…"]),
         None => text.to_string(),
     }
 }
@@ -230,9 +231,9 @@ pub fn classify_put_failure(
             .filter(|h| !h.is_empty())
     });
     let said = match (&parsed.code, &parsed.message) {
-        (Some(c), Some(m)) => format!(" (S3 said {c}: {})", quote_short(m)),
-        (Some(c), None) => format!(" (S3 said {c})"),
-        (None, Some(m)) => format!(" (S3 said: {})", quote_short(m)),
+        (Some(c), Some(m)) => cat(&[" (S3 said ", c, ": ", &quote_short(m), ")"]),
+        (Some(c), None) => cat(&[" (S3 said ", c, ")"]),
+        (None, Some(m)) => cat(&[" (S3 said: ", &quote_short(m), ")"]),
         (None, None) => String::new(),
     };
     let code_str = code.as_deref();
@@ -240,25 +241,35 @@ pub fn classify_put_failure(
     let err = if is_expiry(status, code_str, parsed.message.as_deref()) {
         UploadError::new(
             ErrorCode::UrlExpired,
-            format!(
-                "The presigned URL has expired{said}. Ask for a fresh presigned URL and upload again; \
-                 if this happens right after presigning, check that this computer's clock is right."
-            ),
+            cat(&[
+                "The presigned URL has expired",
+                &said,
+                ". Ask for a fresh presigned URL and upload again; \
+                 if this happens right after presigning, check that this computer's clock is right.",
+            ]),
         )
     } else if status == 413 || (status == 400 && code_str == Some("EntityTooLarge")) {
         UploadError::new(
             ErrorCode::TooLarge,
-            format!(
-                "S3 refused the file as too large (HTTP {status}){said}. A single presigned PUT holds at most 5 GiB, \
-                 and the bucket policy or presigned conditions may allow less: upload a smaller file or use a multipart upload."
-            ),
+            cat(&[
+                "S3 refused the file as too large (HTTP ",
+                &num(status.into()),
+                ")",
+                &said,
+                ". A single presigned PUT holds at most 5 GiB, \
+                 and the bucket policy or presigned conditions may allow less: upload a smaller file or use a multipart upload.",
+            ]),
         )
     } else if is_retryable_status(status) || code_str.is_some_and(is_transient_s3_code) {
         UploadError::new(
             ErrorCode::UploadRejected,
-            format!(
-                "S3 could not take the upload right now (HTTP {status}){said}. This is usually temporary: try again in a moment."
-            ),
+            cat(&[
+                "S3 could not take the upload right now (HTTP ",
+                &num(status.into()),
+                ")",
+                &said,
+                ". This is usually temporary: try again in a moment.",
+            ]),
         )
         .retryable(true)
     } else {
@@ -285,7 +296,7 @@ pub fn classify_put_failure(
         };
         UploadError::new(
             ErrorCode::UploadRejected,
-            format!("S3 refused the upload (HTTP {status}){said}. {hint}"),
+            cat(&["S3 refused the upload (HTTP ", &num(status.into()), ")", &said, ". ", hint]),
         )
         .retryable(false)
     };

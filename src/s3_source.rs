@@ -18,6 +18,20 @@ use crate::presigned::MAX_EXPIRES_SECS;
 use crate::sigv4::{self, Credentials, S3Location, S3Presigner, MAX_KEY_BYTES};
 use crate::source::BackendCore;
 
+#[wasm_bindgen(typescript_custom_section)]
+const TS_S3: &'static str = r#"
+/** Credentials for presigning in the browser. `expiration`: ms since epoch (a Date or an ISO string is accepted too). */
+export interface S3Credentials { accessKeyId: string; secretAccessKey: string; sessionToken?: string; expiration?: number | Date | string }
+/** Presigning inside the browser (SigV4). Objects go to `{keyPrefix}{uuid}/{fileName}`; URLs live `expiresIn` seconds (default 900).
+ * The endpoint defaults to `https://{bucket}.s3.{region}.amazonaws.com`, or `https://s3.{region}.amazonaws.com/{bucket}` with
+ * `forcePathStyle`; with `endpoint`, `{endpoint}/{bucket}/{key}` when `forcePathStyle`. Credentials are cached until 60 s
+ * before their `expiration`. Prefer short-lived credentials scoped to `s3:PutObject` on the prefix. */
+export interface S3Options { bucket: string; region: string; endpoint?: string; forcePathStyle?: boolean; keyPrefix?: string;
+  /** seconds, 10..604800 (default 900) */ expiresIn?: number; credentials: () => Promise<S3Credentials> }
+/** With `s3`, `presign` is left out: the browser signs the URLs itself. */
+export interface UploaderOptions { s3?: S3Options }
+"#;
+
 /// How long an in-browser presigned URL lives by default: 15 minutes.
 pub(crate) const DEFAULT_EXPIRES_SECS: u64 = 900;
 /// The shortest `expiresIn`: the upload flow treats a URL as expired 5 s early.

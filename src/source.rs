@@ -1,12 +1,11 @@
 //! Where presigned URLs come from, and who verifies an upload: the Hexnode API itself (with an
 //! API key), the app's own backend (an endpoint or a JS callback), or a SigV4 signer inside the
-//! browser (`src/s3_source.rs`, feature `sigv4`). The upload flow sees only [`Source`].
+//! browser (`src/s3_source.rs`, the full build). The upload flow sees only [`Source`].
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Function, Object, Promise, Reflect};
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use web_sys::{AbortSignal, RequestCredentials};
 
@@ -14,6 +13,7 @@ use crate::api::{self, JsonPost};
 use crate::error::{ErrorCode, UploadError};
 use crate::hexnode::{self, ApiOp, Portal, Presigned, PresignJson, Server};
 use crate::limiter::RateLimiter;
+use crate::opts::object;
 use crate::platform;
 use crate::retry::RetryPolicy;
 
@@ -61,27 +61,19 @@ pub(crate) enum Source {
     Hexnode(Rc<HexnodeCore>),
     Backend(Rc<BackendCore>),
     /// Presigned inside the browser with SigV4 (`opts.s3`).
-    #[cfg(feature = "sigv4")]
+    #[cfg(feature = "full")]
     S3(Rc<crate::s3_source::S3Core>),
 }
 
-#[derive(Serialize)]
-struct PresignBody<'a> {
-    file_name: &'a str,
-    content_type: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    size: Option<u64>,
+/// The JSON body of a presign request: `{file_name, content_type, size?}`.
+fn presign_body(file_name: &str, content_type: &str, size: Option<u64>) -> JsValue {
+    let size = size.map_or(JsValue::UNDEFINED, |s| JsValue::from_f64(s as f64));
+    object(&[("file_name", file_name.into()), ("content_type", content_type.into()), ("size", size)])
 }
 
-#[derive(Serialize)]
-struct VerifyBody<'a> {
-    file_uuid: &'a str,
-}
-
-/// Serializes a body to a plain JS object (maps as objects, u64 as numbers).
-pub(crate) fn to_js<T: Serialize>(v: &T) -> Result<JsValue, UploadError> {
-    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|_| UploadError::invalid_input("body", "cannot be written as JSON"))
+/// The JSON body of a verify request: `{file_uuid}`.
+fn verify_body(file_uuid: &str) -> JsValue {
+    object(&[("file_uuid", file_uuid.into())])
 }
 
 fn presign_json_from(value: &JsValue) -> PresignJson {
@@ -122,7 +114,7 @@ pub(crate) async fn call_callback(f: &Function, arg: &JsValue, signal: Option<&A
 fn callback_error(e: &JsValue, code: ErrorCode, what: &str) -> UploadError {
     let (_, message) = platform::js_error_parts(e);
     let message = if message.is_empty() { "no message".to_owned() } else { message };
-    UploadError::new(code, format!("The {what} callback failed: {message}"))
+    UploadError::new(code, crate::text::cat(&["The ", what, " callback failed: ", &message]))
 }
 
 impl HexnodeCore {
@@ -148,14 +140,14 @@ impl HexnodeCore {
 
     /// `generate-presigned-upload-url`.
     pub(crate) async fn presign(&self, file_name: &str, content_type: &str, signal: Option<&AbortSignal>) -> Result<Presigned, UploadError> {
-        let body = to_js(&PresignBody { file_name, content_type, size: None })?;
+        let body = presign_body(file_name, content_type, None);
         let json = self.call(ApiOp::Presign, hexnode::PRESIGN_PATH, &body, signal).await?;
         hexnode::presigned_from_json(presign_json_from(&json), file_name, content_type, platform::now_ms(), self.allow_insecure_http)
     }
 
     /// Verify File Upload, at the configured path.
     pub(crate) async fn verify(&self, file_uuid: &str, signal: Option<&AbortSignal>) -> Result<Verified, UploadError> {
-        let body = to_js(&VerifyBody { file_uuid })?;
+        let body = verify_body(file_uuid);
         let json = self.call(ApiOp::Verify, &self.verify_path, &body, signal).await?;
         Ok(verified_from(json))
     }
@@ -190,7 +182,7 @@ impl BackendCore {
         let json = match &self.presign {
             None => return Err(UploadError::invalid_input("opts.presign", "is required")),
             Some(Via::Url(url)) => {
-                let body = to_js(&PresignBody { file_name, content_type, size: Some(size) })?;
+                let body = presign_body(file_name, content_type, Some(size));
                 api::post_json(self.post(ApiOp::Presign, url, &body, signal)).await?.json
             }
             Some(Via::Func(f)) => {
@@ -209,7 +201,7 @@ impl BackendCore {
         let raw = match &self.verify {
             None => return Ok(None),
             Some(Via::Url(url)) => {
-                let body = to_js(&VerifyBody { file_uuid })?;
+                let body = verify_body(file_uuid);
                 api::post_json(self.post(ApiOp::Verify, url, &body, signal)).await?.json
             }
             Some(Via::Func(f)) => call_callback(f, &JsValue::from_str(file_uuid), signal, ErrorCode::VerifyFailed, "verify").await?,
@@ -224,7 +216,7 @@ impl Source {
         match self {
             Source::Hexnode(h) => h.presign(file_name, content_type, signal).await,
             Source::Backend(b) => b.presign(file_name, content_type, size, signal).await,
-            #[cfg(feature = "sigv4")]
+            #[cfg(feature = "full")]
             Source::S3(s) => s.signer.presign(file_name, content_type, signal).await,
         }
     }
@@ -234,7 +226,7 @@ impl Source {
         match self {
             Source::Hexnode(h) => h.verify(file_uuid, signal).await.map(Some),
             Source::Backend(b) => b.verify(file_uuid, signal).await,
-            #[cfg(feature = "sigv4")]
+            #[cfg(feature = "full")]
             Source::S3(s) => s.backend.verify(file_uuid, signal).await,
         }
     }
@@ -244,7 +236,7 @@ impl Source {
         match self {
             Source::Hexnode(h) => h.retry,
             Source::Backend(b) => b.retry,
-            #[cfg(feature = "sigv4")]
+            #[cfg(feature = "full")]
             Source::S3(s) => s.backend.retry,
         }
     }
@@ -254,7 +246,7 @@ impl Source {
         match self {
             Source::Hexnode(h) => h.allow_insecure_http,
             Source::Backend(b) => b.allow_insecure_http,
-            #[cfg(feature = "sigv4")]
+            #[cfg(feature = "full")]
             Source::S3(s) => s.backend.allow_insecure_http,
         }
     }

@@ -227,7 +227,7 @@ pub(crate) async fn origin_reachable(url: &str) -> bool {
         Some(i) => {
             let rest = &url[i + 3..];
             let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-            format!("{}{}/", &url[..i + 3], &rest[..end])
+            crate::text::cat(&[&url[..i + 3], &rest[..end], "/"])
         }
         None => return false,
     };

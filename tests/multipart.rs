@@ -1,6 +1,6 @@
 //! Browser tests of multipart uploads through a backend (the devserver's sample backend) and
 //! of upload tasks (pause, resume, abort).
-#![cfg(target_arch = "wasm32")]
+#![cfg(all(target_arch = "wasm32", feature = "full"))]
 
 mod common;
 

@@ -1,6 +1,6 @@
 //! Browser tests of presigning inside wasm (`new Uploader({ s3 })`) against the devserver's
 //! store, which checks SigV4 for real with its dev keys (`/config.json`, `/backend/credentials`).
-#![cfg(all(target_arch = "wasm32", feature = "sigv4"))]
+#![cfg(all(target_arch = "wasm32", feature = "full"))]
 
 mod common;
 

@@ -1,7 +1,7 @@
 //! Browser tests of multipart uploads signed inside wasm (`new Uploader({ s3, multipart })`)
 //! against the devserver's store, which checks SigV4 for real: CreateMultipartUpload,
 //! UploadPart, CompleteMultipartUpload, AbortMultipartUpload and ListParts, no backend.
-#![cfg(all(target_arch = "wasm32", feature = "sigv4"))]
+#![cfg(all(target_arch = "wasm32", feature = "full"))]
 
 mod common;
 

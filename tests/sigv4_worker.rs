@@ -1,6 +1,6 @@
 //! Presigning inside wasm in a dedicated Web Worker: the uuid comes from the global `crypto`,
 //! and the credentials callback, fetch and timers are the worker's own.
-#![cfg(all(target_arch = "wasm32", feature = "sigv4"))]
+#![cfg(all(target_arch = "wasm32", feature = "full"))]
 
 mod common;
 

@@ -1,6 +1,8 @@
 // Demo admin-portal upload form for presigned-upload.
-// Uses the built package exactly as an app would: the `web` build served at /pkg/.
-import init, { HexnodeClient, Uploader } from '/pkg/presigned_upload.js';
+// Uses the built package exactly as an app would: the `web` entries served at /pkg/web/ (core) and /pkg/full/web/ (full).
+// Hexnode mode needs only the core build; backend mode sends big files in parts, which the full build has.
+import initCore, { HexnodeClient } from '/pkg/web/presigned_upload.js';
+import initFull, { Uploader } from '/pkg/full/web/presigned_upload.js';
 
 const CONCURRENCY = 3;
 const MiB = 1024 * 1024;
@@ -761,7 +763,7 @@ async function main() {
   wire();
   applyMode();
   try {
-    await init();
+    await Promise.all([initCore(), initFull()]);
   } catch (err) {
     els.loadError.hidden = false;
     els.loadError.textContent = `Could not load the upload module: ${err && err.message ? err.message : err}`;

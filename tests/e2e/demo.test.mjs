@@ -596,7 +596,7 @@ test('Deploy and Delete on the selected files show the API\'s messages', { timeo
   // The API's own error is shown too: deleting an already deleted id.
   await page.getByLabel('Select keep.txt').check();
   const client = await page.evaluate(async ([id]) => {
-    const { HexnodeClient } = await import('/pkg/presigned_upload.js');
+    const { HexnodeClient } = await import('/pkg/web/presigned_upload.js');
     const portal = document.getElementById('portal').value;
     const apiKey = document.getElementById('api-key').value;
     try { await new HexnodeClient({ portal, apiKey }).deleteFiles([Number(id)]); return 'ok'; } catch (e) { return e.code; }
