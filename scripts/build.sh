@@ -27,6 +27,11 @@ build_one() { # $1: out prefix ("" or "full/"), $2...: cargo feature flags
     rm -rf "$out"
     wasm-bindgen --target "$target" --out-dir "$out" --out-name presigned_upload "$tmp"
     if [ $mode = release ]; then
+      # The JS glue is shipped minified (exports keep their names); the .d.ts says what they are.
+      for js in "$out"/presigned_upload.js "$out"/presigned_upload_bg.js; do
+        [ -f "$js" ] || continue
+        node_modules/.bin/esbuild --minify --format=esm --log-level=warning "$js" --outfile="$js.min" && mv "$js.min" "$js"
+      done
       node_modules/.bin/wasm-opt -Oz --converge --strip-debug --strip-producers \
         --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
         --enable-mutable-globals --enable-reference-types --enable-multivalue \

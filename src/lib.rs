@@ -10,6 +10,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+/// The .wasm's heap: a free list behind a lock, constructed without `unsafe`.
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
+    lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
+
 pub mod error;
 pub mod hexnode;
 pub mod input;

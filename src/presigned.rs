@@ -92,13 +92,15 @@ pub(crate) fn split_url(url: &str) -> Result<UrlParts<'_>, &'static str> {
     if host.is_empty() {
         return Err("has no host");
     }
-    let host = host.to_lowercase();
+    // ASCII only: a host that reaches the network is ASCII (browsers IDNA-encode the rest), and
+    // full Unicode case mapping costs kilobytes of tables in the .wasm.
+    let host = host.to_ascii_lowercase();
     let (hostname, port_text) = if let Some(inner) = host.strip_prefix('[') {
         let Some(close) = inner.find(']') else {
             return Err("has an IPv6 host without its closing bracket");
         };
         let addr = inner.get(..close).unwrap_or("");
-        if addr.parse::<std::net::Ipv6Addr>().is_err() {
+        if ipv6_groups(addr).is_none() {
             return Err("has a host that is not a valid IPv6 address");
         }
         let tail = inner.get(close + 1..).unwrap_or("");
@@ -121,7 +123,7 @@ pub(crate) fn split_url(url: &str) -> Result<UrlParts<'_>, &'static str> {
         let ok = name.chars().all(|c| {
             c.is_ascii_alphanumeric()
                 || matches!(c, '-' | '.' | '_')
-                || (!c.is_ascii() && c.is_alphanumeric())
+                || !c.is_ascii()
         });
         if !ok {
             return Err("has a host with characters a host name cannot contain");
@@ -170,13 +172,78 @@ pub(crate) fn hostname_is_loopback(hostname: &str) -> bool {
     if name == "localhost" || name.ends_with(".localhost") {
         return true;
     }
-    if let Ok(v4) = name.parse::<std::net::Ipv4Addr>() {
-        return v4.is_loopback();
+    if let Some(v4) = ipv4_octets(&name) {
+        return v4[0] == 127;
     }
-    if let Ok(v6) = name.parse::<std::net::Ipv6Addr>() {
-        return v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback());
+    match ipv6_groups(&name) {
+        Some([0, 0, 0, 0, 0, 0, 0, 1]) => true,
+        // IPv4-mapped (::ffff:a.b.c.d) of a 127.0.0.0/8 address.
+        Some([0, 0, 0, 0, 0, 0xffff, hi, _]) => hi >> 8 == 127,
+        _ => false,
     }
-    false
+}
+
+/// The four octets of a dotted-quad IPv4 address (decimal, no leading zeros), as
+/// `std::net::Ipv4Addr` reads them; `None` for anything else.
+pub(crate) fn ipv4_octets(text: &str) -> Option<[u8; 4]> {
+    let mut out = [0u8; 4];
+    let mut parts = text.split('.');
+    for o in out.iter_mut() {
+        let p = parts.next()?;
+        if p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit()) || (p.len() > 1 && p.starts_with('0')) {
+            return None;
+        }
+        *o = u8::try_from(digits_u32(p)?).ok()?;
+    }
+    parts.next().is_none().then_some(out)
+}
+
+/// The eight 16-bit groups of an IPv6 address written as RFC 4291 allows (one `::`, an
+/// IPv4 tail), as `std::net::Ipv6Addr` reads it; `None` for anything else.
+pub(crate) fn ipv6_groups(text: &str) -> Option<[u16; 8]> {
+    fn groups(side: &str, out: &mut [u16; 8], at: usize, room: usize) -> Option<usize> {
+        if side.is_empty() {
+            return Some(0);
+        }
+        let items: Vec<&str> = side.split(':').collect();
+        let mut n = 0;
+        for (i, item) in items.iter().enumerate() {
+            if i + 1 == items.len() && item.contains('.') {
+                let v4 = ipv4_octets(item)?;
+                if n + 2 > room {
+                    return None;
+                }
+                out[at + n] = u16::from_be_bytes([v4[0], v4[1]]);
+                out[at + n + 1] = u16::from_be_bytes([v4[2], v4[3]]);
+                n += 2;
+            } else {
+                if item.is_empty() || item.len() > 4 || n >= room {
+                    return None;
+                }
+                let mut g = 0u16;
+                for b in item.bytes() {
+                    g = (g << 4) | u16::from(hex_value(b)?);
+                }
+                out[at + n] = g;
+                n += 1;
+            }
+        }
+        Some(n)
+    }
+    let mut out = [0u16; 8];
+    match text.split_once("::") {
+        None => (groups(text, &mut out, 0, 8)? == 8).then_some(out),
+        Some((head, tail)) => {
+            if tail.contains("::") {
+                return None;
+            }
+            let h = groups(head, &mut out, 0, 7)?;
+            let mut back = [0u16; 8];
+            let t = groups(tail, &mut back, 0, 7 - h)?;
+            out[8 - t..].copy_from_slice(&back[..t]);
+            Some(out)
+        }
+    }
 }
 
 /// Decodes `%XX` sequences; anything malformed is kept as written, and bytes
@@ -511,7 +578,14 @@ pub fn redact_text(text: &str) -> String {
         .filter_map(|i| secret_value_at(text, i, &mut last_run))
         .filter(|(start, end)| end > start)
         .collect();
-    ranges.sort_unstable();
+    // Insertion sort: few ranges, and no general sort in the .wasm.
+    for i in 1..ranges.len() {
+        let mut j = i;
+        while j > 0 && ranges[j - 1] > ranges[j] {
+            ranges.swap(j - 1, j);
+            j -= 1;
+        }
+    }
     let mut merged: Vec<(usize, usize)> = Vec::with_capacity(ranges.len());
     for (start, end) in ranges {
         match merged.last_mut() {
@@ -1022,5 +1096,34 @@ mod tests {
         assert_eq!(percent_decode("a%2Fb%zz%4"), "a/b%zz%4");
         assert_eq!(percent_decode("%E2%9C%93"), "✓");
         assert_eq!(percent_decode("%FF"), "\u{FFFD}");
+    }
+
+    #[test]
+    fn ip_parsers_agree_with_std_on_tricky_addresses() {
+        let cases = [
+            "127.0.0.1", "0.0.0.0", "255.255.255.255", "256.0.0.1", "127.0.0.01", "127.0.0", "127.0.0.1.", "1.2.3.4.5", "a.b.c.d", "",
+            "::1", "::", "1::", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8:9", "1::2::3", "12345::",
+            "fe80::1%eth0", ":::", "1:2:3:4:5:6:1.2.3.4", "1:2:3:4:5:6:7:1.2.3.4", "::1.2.3.4", "abcd:EF01::", "g::1", "1:", ":1",
+        ];
+        for c in cases {
+            assert_eq!(ipv4_octets(c), c.parse::<std::net::Ipv4Addr>().ok().map(|a| a.octets()), "IPv4 {c:?}");
+            assert_eq!(ipv6_groups(c), c.parse::<std::net::Ipv6Addr>().ok().map(|a| a.segments()), "IPv6 {c:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ip_parsers_agree_with_std(s in "[0-9a-fA-F:.]{0,24}") {
+            proptest::prop_assert_eq!(ipv4_octets(&s), s.parse::<std::net::Ipv4Addr>().ok().map(|a| a.octets()));
+            proptest::prop_assert_eq!(ipv6_groups(&s), s.parse::<std::net::Ipv6Addr>().ok().map(|a| a.segments()));
+        }
+
+        #[test]
+        fn printed_addresses_round_trip(a: [u8; 4], g: [u16; 8]) {
+            let v4 = std::net::Ipv4Addr::from(a);
+            proptest::prop_assert_eq!(ipv4_octets(&v4.to_string()), Some(a));
+            let v6 = std::net::Ipv6Addr::from(g);
+            proptest::prop_assert_eq!(ipv6_groups(&v6.to_string()), Some(g));
+        }
     }
 }
