@@ -1,5 +1,4 @@
-// <presigned-upload-form>, documented in README.md and element.d.ts. With `uploader` set it loads
-// nothing; else it imports "presigned-upload/web" once (a bundler or an import map resolves it).
+// <presigned-upload-form>: see README.md and element.d.ts. Hand-written; keep it under 8 KB gzip.
 const MiB = 1048576;
 const RUN = ['presign', 'uploading', 'verifying'];
 const LIVE = ['queued', 'paused', ...RUN];
@@ -17,28 +16,27 @@ const STRINGS = {
   tooBig: '{name} is {size}, over the {max} limit.', badType: '{name} is not an accepted type ({accept}).',
   tooMany: '{name} is over the limit of {max} files.',
   pause: 'Pause', resume: 'Resume', cancel: 'Cancel', retry: 'Retry', remove: 'Remove',
-  pauseLabel: 'Pause upload of {name}', resumeLabel: 'Resume upload of {name}', cancelLabel: 'Cancel upload of {name}',
-  retryLabel: 'Retry upload of {name}', removeLabel: 'Remove {name} from the list', select: 'Select {name}',
+  label: '{action} upload of {name}', select: 'Select {name}',
   progress: 'Upload progress of {name}', parts: 'multipart: {n} parts', viaApi: 'via API', viaBackend: 'via backend',
   added: '{n} files added.', addedOne: '1 file added.', waiting: 'Resumes when a slot is free',
   noUploader: 'Set the element\'s uploader property, or its presign attribute.',
-  loadFailed: 'Could not load presigned-upload/web ({message}). In a page without a bundler, map it in an import map (see the README).',
+  loadFailed: 'Could not load presigned-upload/web ({message}); without a bundler, map it in an import map (see the README).',
 };
 
 const CSS = `
 :host{display:block;container-type:inline-size;color-scheme:light dark;font:var(--pu-font,inherit);color:var(--t);
 --a:var(--pu-accent,light-dark(#1f5fbf,#7cb1ff));--t:var(--pu-text,light-dark(#1b2430,#e6edf3));--m:var(--pu-muted,light-dark(#5b6675,#a3b0bd));
---b:var(--pu-border,light-dark(#d8dee7,#3a4654));--s:var(--pu-surface,light-dark(#f8fafd,#18212c));--bg:var(--pu-button-bg,light-dark(#fff,#1f2833));
+--b:var(--pu-border,light-dark(#d8dee7,#3a4654));--s:var(--pu-surface,light-dark(#f8fafd,#18212c));
 --ok:var(--pu-success,light-dark(#1a7f37,#56d37a));--no:var(--pu-danger,light-dark(#b42318,#ff8a80));--w:var(--pu-warning,light-dark(#5c4100,#f2c661));
---tr:var(--pu-track,light-dark(#e3e8ef,#2f3b4a));--f:var(--pu-focus,#ffbf47);--r:var(--pu-radius,10px);--g:var(--pu-space,16px)}
+--f:var(--pu-focus,#ffbf47);--r:var(--pu-radius,10px);--g:var(--pu-space,16px)}
 :host([hidden]){display:none}*{box-sizing:border-box}[hidden]{display:none!important}
-.sr{position:absolute;width:1px;height:1px;margin:-1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0;padding:0}
+.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
 :focus-visible{outline:3px solid var(--f);outline-offset:2px}
-button{font:inherit;font-weight:600;font-size:.875rem;border-radius:6px;border:1px solid var(--m);background:var(--bg);color:var(--t);padding:4px 12px;min-height:32px;cursor:pointer}
+button{font:inherit;font-weight:600;font-size:.875rem;border-radius:6px;border:1px solid var(--m);background:var(--s);color:var(--t);padding:4px 12px;min-height:32px;cursor:pointer}
 :disabled{opacity:.5;cursor:not-allowed}
 .drop{width:100%;display:flex;flex-direction:column;align-items:center;gap:6px;padding:28px var(--g);border:2px dashed var(--m);border-radius:var(--r);background:var(--s);font-size:1rem;font-weight:400}
 .drop:hover,.dragover{border-color:var(--a)}.drop *{pointer-events:none}svg,u{color:var(--a)}
-.title{font-weight:600;font-size:1.05rem}.hint,.sum,.meta,.pct,.st{color:var(--m);font-size:.875rem;margin:0}
+.title{font-weight:600}.hint,.sum,.meta,.pct,.st{color:var(--m);font-size:.875rem;margin:0}
 .bar{display:flex;align-items:center;justify-content:space-between;flex-wrap:wrap;gap:12px;margin:var(--g) 0 8px}
 ul{list-style:none;margin:0;padding:0}
 li{display:grid;grid-template-columns:minmax(0,1.4fr) minmax(150px,1fr) 176px;grid-template-areas:"i p a" "s s a";
@@ -46,22 +44,22 @@ align-items:center;gap:4px var(--g);padding:12px 4px;border-bottom:1px solid var
 .i{grid-area:i;display:flex;align-items:center;gap:10px;min-width:0}:host(:not([selectable])) .c{display:none}
 .c{width:18px;height:18px;margin:0;flex:none;accent-color:var(--a)}.i>span{display:grid;min-width:0}
 .n{font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
-.meta{display:flex;flex-wrap:wrap;gap:2px 12px}.via{font-style:italic}
+.meta{display:flex;flex-wrap:wrap;gap:2px 12px}
 .p{grid-area:p;display:flex;align-items:center;gap:8px;min-width:0}
-progress{flex:1;min-width:0;height:10px;appearance:none;border:0;border-radius:5px;background:var(--tr);overflow:hidden}
-progress::-webkit-progress-bar{background:var(--tr)}progress::-webkit-progress-value{background:currentColor}progress::-moz-progress-bar{background:currentColor}
+progress{flex:1;min-width:0;height:10px;appearance:none;border:0;border-radius:5px;background:var(--b);overflow:hidden}
+progress::-webkit-progress-bar{background:var(--b)}progress::-webkit-progress-value{background:currentColor}progress::-moz-progress-bar{background:currentColor}
 .pct{font-variant-numeric:tabular-nums;width:4ch;text-align:right}.st{grid-area:s;overflow-wrap:anywhere}
 .done{--c:var(--ok)}.failed,.refused{--c:var(--no)}.paused{--c:var(--w)}.cancelled,.deleted{--c:var(--m)}
 li progress,.st{color:var(--c,var(--m))}.done .st,.paused .st{font-weight:600}li progress{color:var(--c,var(--a))}
-.deleted .n{text-decoration:line-through}.a{grid-area:a;display:flex;gap:8px;justify-content:flex-end}.pause{min-width:82px}
+.deleted .n{text-decoration:line-through}.a{grid-area:a;display:flex;gap:8px;justify-content:flex-end}
 @container (max-width:560px){li{grid-template-columns:minmax(0,1fr);grid-template-areas:"i" "p" "s" "a";gap:6px}
 .a{justify-content:flex-start}.a:not(:has(:not([hidden]))){display:none}}`;
 
 const HTML = `<style>${CSS}</style>
 <label for="f" class="sr" data-s="pick"></label><input type="file" id="f" class="sr" tabindex="-1" data-testid="file-input">
-<button class="drop" part="drop-zone" data-testid="drop-zone" aria-describedby="h">
+<button class="drop" part="drop-zone" data-testid="drop-zone">
 <svg aria-hidden="true" viewBox="0 0 24 24" width="32" height="32"><path fill="currentColor" d="M11 16V7.8l-2.6 2.6L7 9l5-5 5 5-1.4 1.4-2.6-2.6V16zm-7 4v-5h2v3h12v-3h2v5z"/></svg>
-<span class="title"><span data-s="drop"></span> <u data-s="choose"></u></span><span id="h" class="hint"></span></button>
+<span class="title"><span data-s="drop"></span> <u data-s="choose"></u></span><span class="hint"></span></button>
 <div class="bar"><p class="sum" part="summary" data-testid="summary" role="status" aria-live="polite" aria-atomic="true"></p>
 <button part="button cancel-all" data-testid="cancel-all" data-s="cancelAll" disabled></button></div>
 <p class="sr" aria-live="polite" data-testid="announcer"></p><ul part="list" data-testid="file-list"></ul>`;
@@ -71,14 +69,13 @@ const ROW = `<div class="i"><input type="checkbox" class="c" part="checkbox" dat
 <span data-testid="file-type"></span><span class="via" data-testid="file-via"></span><span class="parts" data-testid="file-parts"></span></span></span></div>
 <div class="p"><progress part="bar" max="100" value="0" data-testid="progress"></progress><span class="pct" data-testid="progress-text" aria-hidden="true"></span></div>
 <p class="st" part="status" data-testid="file-status"></p><div class="a">
-<button class="pause" part="button pause" data-testid="pause" data-s="pause"></button><button part="button cancel" data-testid="cancel" data-s="cancel"></button>
+<button part="button pause" data-testid="pause" data-s="pause"></button><button part="button cancel" data-testid="cancel" data-s="cancel"></button>
 <button part="button retry" data-testid="retry" data-s="retry"></button><button part="button remove" data-testid="remove" data-s="remove"></button></div>`;
 
 export function formatSize(n) {
-  if (!(n >= 1024)) return n + ' B';
-  let u = -1;
-  do { n /= 1024; u++; } while (n >= 1024 && u < 3);
-  return n.toFixed(n < 10 ? 2 : 1) + ' ' + ['KiB', 'MiB', 'GiB', 'TiB'][u];
+  let u = 0;
+  for (; n >= 1024 && u < 4; u++) n /= 1024;
+  return u ? n.toFixed(n < 10 ? 2 : 1) + ' ' + 'KMGT'[u - 1] + 'iB' : n + ' B';
 }
 
 function uploadError(message, code = 'invalid_input') {
@@ -87,10 +84,9 @@ function uploadError(message, code = 'invalid_input') {
 
 function accepts(file, accept) {
   const name = file.name.toLowerCase();
-  const type = (file.type || '').toLowerCase();
-  return !accept.trim() || accept.toLowerCase().split(',').some((a) => {
+  return !accept || accept.toLowerCase().split(',').some((a) => {
     a = a.trim();
-    return a[0] === '.' ? name.endsWith(a) : a.endsWith('/*') ? type.startsWith(a.slice(0, -1)) : a === type;
+    return a[0] === '.' ? name.endsWith(a) : a.endsWith('/*') ? file.type.startsWith(a.slice(0, -1)) : a === file.type;
   });
 }
 
@@ -177,9 +173,9 @@ export class PresignedUploadForm extends HTMLElement {
     const said = [];
     for (const file of files) {
       const r = { file, st: 'queued', pct: 0, sent: 0, phases: [], parts: 0 };
-      const why = maxFiles && this.#rows.filter((x) => x.st !== 'refused').length >= maxFiles ? this.#t('tooMany', { name: file.name, max: maxFiles })
-        : !accepts(file, accept) ? this.#t('badType', { name: file.name, accept })
-          : maxSize && file.size > maxSize ? this.#t('tooBig', { name: file.name, size: formatSize(file.size), max: formatSize(maxSize) }) : '';
+      const v = { name: file.name, accept, size: formatSize(file.size), max: formatSize(maxSize) };
+      const why = maxFiles && this.#rows.filter((x) => x.st !== 'refused').length >= maxFiles ? this.#t('tooMany', { ...v, max: maxFiles })
+        : !accepts(file, accept) ? this.#t('badType', v) : maxSize && file.size > maxSize ? this.#t('tooBig', v) : '';
       r.ui = this.#row(r);
       this.#rows.push(r);
       if (why) {
@@ -243,14 +239,11 @@ export class PresignedUploadForm extends HTMLElement {
     if (!presign) throw uploadError(this.#t('noUploader'));
     const verify = this.getAttribute('verify');
     const key = presign + '\n' + verify;
-    if (!this.#own || this.#own.key !== key) {
-      let m;
-      try {
-        m = await (webModule ||= import('presigned-upload/web').then(async (mod) => { await mod.default(); return mod; }));
-      } catch (e) {
+    if (this.#own?.key !== key) {
+      const m = await (webModule ||= import('presigned-upload/web').then(async (mod) => (await mod.default(), mod))).catch((e) => {
         webModule = null;
-        throw uploadError(this.#t('loadFailed', { message: (e && e.message) || e }));
-      }
+        throw uploadError(this.#t('loadFailed', { message: e.message || e }));
+      });
       const abs = (p) => new URL(p, document.baseURI).href;
       this.#own = { key, uploader: new m.Uploader({ presign: abs(presign), verify: verify ? abs(verify) : false }) };
     }
@@ -300,45 +293,37 @@ export class PresignedUploadForm extends HTMLElement {
 
   #render(r) {
     const { li, sel, via, parts, st, b: [pause, cancel, retry, remove] } = r.ui;
-    const name = r.file.name;
-    const t = (k, v) => this.#t(k, { name, ...v });
+    const t = (k, v) => this.#t(k, { name: r.file.name, ...v });
     const focused = this.shadowRoot.activeElement;
+    const { res, err: e } = r;
     const d = li.dataset;
-    d.status = r.st;
-    d.phases = r.phases.join(' ');
-    li.className = r.st;
+    const data = (k, v) => (v == null ? delete d[k] : (d[k] = v));
+    const failed = r.st === 'failed';
+    data('status', li.className = r.st);
+    data('phases', r.phases.join(' '));
+    data('parts', r.parts || null);
+    data('uuid', res && res.fileUuid);
+    data('fileId', res && res.fileId);
+    data('code', failed ? (e && e.code) || 'error' : null);
     this.#setPct(r, r.pct);
     via.textContent = r.up ? t(r.up.deployFile ? 'viaApi' : 'viaBackend') : '';
     parts.textContent = r.parts ? t('parts', { n: r.parts }) : '';
     parts.hidden = !r.parts;
-    if (r.parts) d.parts = r.parts; else delete d.parts;
-    delete d.code;
-    const res = r.res;
-    if (res) {
-      d.uuid = res.fileUuid;
-      if (res.fileId != null) d.fileId = res.fileId;
-    } else {
-      delete d.uuid;
-      delete d.fileId;
-    }
     sel.nextSibling.textContent = t('select');
     r.ui.bar.setAttribute('aria-label', t('progress'));
-    if (r.st === 'failed' || r.st === 'refused') {
-      const e = r.err;
+    if (failed || r.st === 'refused') {
       const msg = String((e && e.message) || e);
       const code = document.createElement('code');
       const span = document.createElement('span');
       span.dataset.testid = 'error-message';
       span.textContent = msg;
-      if (r.st === 'failed') {
-        d.code = code.textContent = (e && e.code) || 'error';
-        code.dataset.testid = 'error-code';
-        const s = e && e.status;
-        st.replaceChildren(t('failed'), code, (s && !msg.includes(s) ? t('http', { status: s }) : '') + ' — ', span);
-      } else st.replaceChildren(t('refused'), span);
+      code.dataset.testid = 'error-code';
+      code.textContent = d.code;
+      const s = e && e.status;
+      st.replaceChildren(...(failed ? [t('failed'), code, (s && !msg.includes(s) ? t('http', { status: s }) : '') + ' — '] : [t('refused')]), span);
     } else {
-      st.textContent = res && r.st === 'done' ? (res.fileId != null ? t('done', { id: res.fileId }) : t('doneNoId'))
-        : r.st === 'deleted' ? t('deleted', { id: res.fileId }) : t(r.wait ? 'waiting' : r.st);
+      st.textContent = r.st === 'done' ? t(res.fileId != null ? 'done' : 'doneNoId', { id: res.fileId })
+        : t(r.st === 'deleted' ? 'deleted' : r.wait ? 'waiting' : r.st, { id: res && res.fileId });
     }
     const live = LIVE.includes(r.st);
     const paused = r.st === 'paused' || r.wait;
@@ -350,7 +335,7 @@ export class PresignedUploadForm extends HTMLElement {
     for (const b of r.ui.b) {
       const k = b === pause && paused ? 'resume' : b.dataset.s;
       b.textContent = t(k);
-      b.setAttribute('aria-label', t(k + 'Label'));
+      b.setAttribute('aria-label', t('label', { action: b.textContent }));
     }
     sel.disabled = !this.#selectable(r);
     if (sel.disabled) r.sel = sel.checked = false;

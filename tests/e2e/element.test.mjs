@@ -320,7 +320,7 @@ test('themeable: custom properties and ::part() change the computed style, dark 
       document.getElementById('themed').strings = {
         drop: 'Déposez vos fichiers ici ou', choose: 'parcourez', pick: 'Choisir des fichiers', cancelAll: 'Tout annuler',
         none: 'Aucun fichier.', file: '{n} fichier', files: '{n} fichiers', n_refused: '{n} refusé(s)',
-        refused: 'Refusé : ', tooBig: '{name} pèse {size}, plus que {max}.', remove: 'Retirer', removeLabel: 'Retirer {name}',
+        refused: 'Refusé : ', tooBig: '{name} pèse {size}, plus que {max}.', remove: 'Retirer', label: '{action} l’envoi de {name}',
         hintOne: 'Un fichier à la fois.',
       };
     });
@@ -333,7 +333,7 @@ test('themeable: custom properties and ::part() change the computed style, dark 
     await themedRoot.getByTestId('file-input').setInputFiles([{ name: 'gros.txt', mimeType: 'text/plain', buffer: Buffer.alloc(11) }]);
     assert.equal(await themedRoot.getByTestId('file-status').textContent(), 'Refusé : gros.txt pèse 11 B, plus que 10 B.');
     assert.equal(await themedRoot.getByTestId('summary').textContent(), '1 fichier, 1 refusé(s).');
-    assert.equal(await themedRoot.getByRole('button', { name: 'Retirer gros.txt' }).textContent(), 'Retirer');
+    assert.equal(await themedRoot.getByRole('button', { name: 'Retirer l’envoi de gros.txt' }).textContent(), 'Retirer');
     const rowBg = await themedRoot.getByTestId('file-row').evaluate((el) => getComputedStyle(el).backgroundColor);
     assert.equal(rowBg, 'rgb(250, 240, 230)', '::part(row) did not apply');
     await closePage(page);
@@ -380,7 +380,7 @@ test('keyboard only: pick, fail, retry, cancel and remove, with focus kept somew
   await waitForStatus(page, 'keys.txt', ['done', 'failed']);
   const uuid = await row(page, 'keys.txt').getAttribute('data-uuid');
   assert.equal((await storedObject(base, uuid)).sha256, sha256(bytes));
-  assert.equal(await focused(page), 'Remove keys.txt from the list', 'focus did not move from the hidden Retry to Remove');
+  assert.equal(await focused(page), 'Remove upload of keys.txt', 'focus did not move from the hidden Retry to Remove');
 
   // Cancel with Enter while it uploads (throttled): focus goes to the row's Retry.
   const cdp = await page.context().newCDPSession(page);
@@ -402,10 +402,10 @@ test('keyboard only: pick, fail, retry, cancel and remove, with focus kept somew
 
   // Remove both rows with the keyboard: focus goes to the next row, then to the drop zone.
   await page.keyboard.press('Tab');
-  assert.equal(await focused(page), 'Remove slow.bin from the list');
+  assert.equal(await focused(page), 'Remove upload of slow.bin');
   await page.keyboard.press('Shift+Tab');
   await page.keyboard.press('Shift+Tab');
-  assert.equal(await focused(page), 'Remove keys.txt from the list');
+  assert.equal(await focused(page), 'Remove upload of keys.txt');
   await page.keyboard.press('Enter');
   assert.equal(await page.locator('[data-testid=file-row]').count(), 1);
   assert.equal(await focused(page), 'Retry upload of slow.bin', 'focus after removing a row is not on the next row');
