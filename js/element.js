@@ -402,7 +402,7 @@ export class PresignedUploadForm extends HTMLElement {
     this.#emit('upload-start', { file }, file);
     try {
       const up = r.up = await this.#resolve();
-      if (r.stop) throw uploadError('cancelled', 'aborted');
+      if (r.stop) throw uploadError(this.#t('cancelled'), 'aborted');
       r.parts = this.#parts(file, up);
       const opts = { onProgress, signal: r.ctrl.signal };
       if (up.createUpload) {
@@ -441,7 +441,7 @@ export class PresignedUploadForm extends HTMLElement {
       r.stop = true;
       this.#render(r);
       this.#tell(r);
-      this.#emit('upload-error', r.err = uploadError('cancelled', 'aborted'), r.file);
+      this.#emit('upload-error', r.err = uploadError(this.#t('cancelled'), 'aborted'), r.file);
       this.#summary();
     } else if (r.ctrl && RUN.includes(r.st)) {
       r.stop = true;

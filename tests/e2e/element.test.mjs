@@ -3,7 +3,7 @@
 // element the way a plain page does: an import map for `presigned-upload/element` (the devserver serves
 // js/element.js as /element.js) and `presigned-upload/web` (/pkg/). The demo (www/) is tested by demo.test.mjs.
 //
-//   PU_WEB_BASE   the devserver's web address (required; `npm test` sets it)
+//   PU_WEB_BASE   the devserver's web address, started with --faults (required; `npm test` sets it)
 //
 // Run: node --test tests/e2e/element.test.mjs
 import { test, before, after } from 'node:test';
@@ -247,6 +247,50 @@ test('a page that passes its own uploader: the element imports nothing, unauthor
   assert.equal(errors[0].file, 'denied.txt');
   assert.deepEqual([errors[0].detail.name, errors[0].detail.code, errors[0].detail.message], ['UploadError', 'unauthorized', message]);
   assert.equal(await page.evaluate(() => window.__events.filter((e) => e.type === 'upload-success').length), 0);
+  await closePage(page);
+});
+
+/** Arms the devserver's fault script (`--faults`); the response says what was armed. */
+async function armFaults(base, script) {
+  const res = await fetch(`${base}/__faults`, { method: script ? 'POST' : 'DELETE', headers: { 'Content-Type': 'application/json' }, body: script ? JSON.stringify(script) : undefined });
+  assert.ok(res.ok, `${script ? 'POST' : 'DELETE'} /__faults answered HTTP ${res.status}: ${await res.text()} (is PU_WEB_BASE a devserver started with --faults?)`);
+}
+
+test('the error text comes from the UploadError: rate_limited shows the wait, cors gives the fix', { timeout: TEST_TIMEOUT }, async () => {
+  const base = requireEnv('PU_WEB_BASE', 'needed to open the page (a devserver started with --faults, as `npm test` does)');
+  const page = await openPage(base, {
+    body: '<presigned-upload-form multiple></presigned-upload-form>',
+    script: `
+      import init, { HexnodeClient } from 'presigned-upload/web';
+      import 'presigned-upload/element';
+      await init();
+      const c = await (await fetch('/config.json')).json();
+      document.querySelector('presigned-upload-form').uploader = new HexnodeClient({ portal: c.api_base, apiKey: c.api_key, retry: { retries: 0 }, rateLimitPerMinute: 0 });
+      document.body.dataset.ready = 'true';`,
+  });
+  await page.waitForSelector('body[data-ready=true]');
+  try {
+    const before = await stats(base);
+    await armFaults(base, { match: 'api', status: 429, retry_after: 7 });
+    await page.setInputFiles('[data-testid=file-input]', [{ name: 'throttled.txt', mimeType: 'text/plain', buffer: Buffer.from('t') }]);
+    await waitForStatus(page, 'throttled.txt', ['failed', 'done']);
+    const throttled = row(page, 'throttled.txt');
+    assert.equal(await throttled.getAttribute('data-code'), 'rate_limited');
+    assert.match(await throttled.getByTestId('file-status').textContent(), /^Failed: rate_limited .*wait 7 s/);
+
+    await armFaults(base, { match: 'store_put', status: 403, no_cors: true });
+    await page.setInputFiles('[data-testid=file-input]', [{ name: 'hidden.txt', mimeType: 'text/plain', buffer: Buffer.from('h') }]);
+    await waitForStatus(page, 'hidden.txt', ['failed', 'done']);
+    const hidden = row(page, 'hidden.txt');
+    assert.equal(await hidden.getAttribute('data-code'), 'cors');
+    const advice = await hidden.getByTestId('error-message').textContent();
+    for (const rule of [/CORS/, /AllowedOrigins/, /AllowedMethods PUT/, /ExposeHeaders ETag/]) assert.match(advice, rule, `the cors message gives no fix: ${advice}`);
+    const after = await stats(base);
+    assert.equal(after.fault_status - before.fault_status, 2, 'the two faults did not both fire');
+    assert.equal(after.api_verify - before.api_verify, 0, 'a failed upload was verified');
+  } finally {
+    await armFaults(base, null);
+  }
   await closePage(page);
 });
 
