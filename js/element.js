@@ -158,8 +158,9 @@ export class PresignedUploadForm extends HTMLElement {
   }
 
   reset() {
+    const had = this.shadowRoot.activeElement;
     for (const r of [...this.#rows]) if (ENDED.includes(r.st)) this.#remove(r, false);
-    if (!this.shadowRoot.activeElement) this.#ui.drop.focus();
+    if (had && !had.isConnected) this.#ui.drop.focus();
   }
 
   addFiles(list) {
@@ -193,7 +194,6 @@ export class PresignedUploadForm extends HTMLElement {
     this.#say(said.join(' '));
     this.#pump();
   }
-
 
   #t(key, vars = {}) {
     return String(this.#strings[key] ?? STRINGS[key]).replace(/\{(\w+)\}/g, (m, k) => (k in vars ? vars[k] : m));
@@ -230,10 +230,9 @@ export class PresignedUploadForm extends HTMLElement {
 
   #limit() { return Math.min(16, this.#num('concurrency') || 3); }
 
-  #page() { const u = this.#uploader; return typeof u === 'function' ? u() : u; }
-
   async #resolve() {
-    const u = this.#page();
+    let u = this.#uploader;
+    if (typeof u === 'function') u = u();
     if (u) return u;
     const presign = this.getAttribute('presign');
     if (!presign) throw uploadError(this.#t('noUploader'));
