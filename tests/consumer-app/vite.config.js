@@ -6,11 +6,12 @@ export default defineConfig({
   // undefined (reading '__wbindgen_externrefs')". `vite build` does not need it.
   optimizeDeps: { exclude: ['presigned-upload'] },
   build: {
-    // Only because this app has two pages, one per entry of the package.
+    // Only because this app has several pages, one per entry of the package.
     rolldownOptions: {
       input: {
         main: new URL('./index.html', import.meta.url).pathname,
         web: new URL('./web.html', import.meta.url).pathname,
+        element: new URL('./element.html', import.meta.url).pathname,
       },
     },
   },

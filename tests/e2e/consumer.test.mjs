@@ -41,8 +41,17 @@ const EXPECTED_FILES = [
   'dist/web/presigned_upload.js',
   'dist/web/presigned_upload_bg.wasm',
   'dist/web/presigned_upload.d.ts',
+  'dist/full/bundler/presigned_upload.js',
+  'dist/full/bundler/presigned_upload_bg.js',
+  'dist/full/bundler/presigned_upload_bg.wasm',
+  'dist/full/bundler/presigned_upload.d.ts',
+  'dist/full/web/presigned_upload.js',
+  'dist/full/web/presigned_upload_bg.wasm',
+  'dist/full/web/presigned_upload.d.ts',
+  'js/element.js',
+  'js/element.d.ts',
 ];
-const SNIPPET_RE = /^dist\/(bundler|web)\/snippets\//;
+const SNIPPET_RE = /^dist\/(full\/)?(bundler|web)\/snippets\//;
 
 function requireEnv(name, why) {
   const value = process.env[name];
@@ -190,6 +199,9 @@ test('npm pack: the manifest a consumer needs, both wasm-pack targets, README an
   // exports: the bundler target by default, the web target at ./web; "types" first in each.
   assert.deepEqual(pkg.exports['.'], { types: './dist/bundler/presigned_upload.d.ts', default: './dist/bundler/presigned_upload.js' });
   assert.deepEqual(pkg.exports['./web'], { types: './dist/web/presigned_upload.d.ts', default: './dist/web/presigned_upload.js' });
+  // The full build (multipart, the in-browser signer) at ./full and ./full/web.
+  assert.deepEqual(pkg.exports['./full'], { types: './dist/full/bundler/presigned_upload.d.ts', default: './dist/full/bundler/presigned_upload.js' });
+  assert.deepEqual(pkg.exports['./full/web'], { types: './dist/full/web/presigned_upload.d.ts', default: './dist/full/web/presigned_upload.js' });
   for (const [k, v] of Object.entries(pkg.exports)) {
     if (typeof v === 'object') assert.equal(Object.keys(v)[0], 'types', `exports["${k}"]: "types" must come first`);
   }
@@ -204,6 +216,7 @@ test('npm pack: the manifest a consumer needs, both wasm-pack targets, README an
   // rest may be tree-shaken.
   assert.ok(Array.isArray(pkg.sideEffects), 'sideEffects must be a list');
   assert.ok(pkg.sideEffects.includes('./dist/bundler/presigned_upload.js'), 'dist/bundler/presigned_upload.js has side effects');
+  assert.ok(pkg.sideEffects.includes('./dist/full/bundler/presigned_upload.js'), 'dist/full/bundler/presigned_upload.js has side effects');
   for (const p of pkg.sideEffects.filter((p) => !p.includes('/snippets/'))) assert.ok(files.includes(posix.normalize(p)), `sideEffects names ${p}, not in the tarball`);
   const bundlerEntry = readFileSync(join(pkgDir, 'dist/bundler/presigned_upload.js'), 'utf8');
   assert.match(bundlerEntry, /__wbindgen_start\(\)/, 'the bundler entry no longer starts the wasm: revisit sideEffects');
@@ -289,7 +302,39 @@ async function uploadThroughPage(url, entry, { putFile = true } = {}) {
   }
 }
 
-test('vite build + vite preview: Uploader and putFile work through "presigned-upload" and "presigned-upload/web"; and esbuild with /web', { timeout: TEST_TIMEOUT }, async () => {
+/** Opens the element's page: no wasm before a file is chosen, one upload through the backend, one wasm. */
+async function uploadThroughElement(url) {
+  const base = requireEnv('PU_WEB_BASE', 'the sample backend');
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const problems = [];
+  const wasm = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${e.stack ?? e}`));
+  page.on('response', (r) => {
+    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
+    if (new URL(r.url()).pathname.endsWith('.wasm')) wasm.push(r.status());
+  });
+  try {
+    await page.goto(`${url}?backend=${encodeURIComponent(base)}`);
+    await page.waitForSelector('body[data-ready="element"]', { timeout: 30_000 });
+    assert.deepEqual(wasm, [], `${url}: the element loaded the wasm before any file was chosen`);
+    const bytes = randomBytes(700 * KiB);
+    await page.setInputFiles('[data-testid=file-input]', { name: 'element.bin', mimeType: 'application/octet-stream', buffer: bytes });
+    await page.waitForFunction(() => {
+      const row = document.querySelector('presigned-upload-form').shadowRoot.querySelector('[data-testid=file-row]');
+      return row && ['done', 'failed'].includes(row.dataset.status);
+    }, null, { timeout: 60_000 });
+    const row = page.locator('[data-testid=file-row]');
+    assert.equal(await row.getAttribute('data-status'), 'done', `${url}: ${await row.innerText()}`);
+    await assertStored(base, await row.getAttribute('data-uuid'), bytes, `${url} element`);
+    assert.deepEqual(wasm, [200], `${url}: the wasm was not fetched exactly once`);
+    assert.deepEqual(problems, [], `${url}: problems in the page`);
+  } finally {
+    await context.close();
+  }
+}
+
+test('vite build + vite preview: Uploader and putFile work through "presigned-upload" and "presigned-upload/web", and the element through "presigned-upload/element"; and esbuild with /web', { timeout: TEST_TIMEOUT }, async () => {
   await run(process.execPath, [VITE_BIN, 'build', '--logLevel', 'warn'], { cwd: app, timeout: 90_000 });
   const assets = readdirSync(join(app, 'dist/assets'));
   assert.ok(assets.filter((f) => f.endsWith('.wasm')).length >= 1, `vite build emitted no .wasm: ${assets}`);
@@ -308,16 +353,18 @@ test('vite build + vite preview: Uploader and putFile work through "presigned-up
       const { wasm } = await uploadThroughPage(`${url}/${page}`, entry);
       assert.ok(wasm.every((w) => w.type === 'application/wasm'), `${page}: wasm served as ${JSON.stringify(wasm)}`);
     }
+    await uploadThroughElement(`${url}/element.html`);
   } finally {
     await stopChild(child);
   }
 });
 
-test('vite (dev server), with the README\'s optimizeDeps.exclude: both entries upload', { timeout: TEST_TIMEOUT }, async () => {
+test('vite (dev server), with the README\'s optimizeDeps.exclude: both entries and the element upload', { timeout: TEST_TIMEOUT }, async () => {
   const { child, url } = await startVite(app, []);
   try {
     await uploadThroughPage(`${url}/index.html`, 'bundler', { putFile: false });
     await uploadThroughPage(`${url}/web.html`, 'web', { putFile: false });
+    await uploadThroughElement(`${url}/element.html`);
   } finally {
     await stopChild(child);
   }

@@ -92,6 +92,8 @@ async function throttleUploads(page, bytesPerSecond) {
   });
 }
 
+// The rows are in the shadow root of the page's <presigned-upload-form>. Playwright's locators
+// pierce it; code run in the page queries `shadowRoot` itself.
 const rowSelector = (name) => `[data-testid=file-row][data-name="${name}"]`;
 const row = (page, name) => page.locator(rowSelector(name));
 
@@ -101,7 +103,7 @@ async function waitForStatus(page, name, statuses, timeout = 60_000) {
   try {
     await page.waitForFunction(
       ([sel, want]) => {
-        const el = document.querySelector(sel);
+        const el = document.querySelector('presigned-upload-form').shadowRoot.querySelector(sel);
         return el && want.includes(el.dataset.status);
       },
       [rowSelector(name), want],
@@ -201,7 +203,7 @@ test('three files (one of 20 MiB) upload through the Hexnode API, are stored, an
 
   // Select one so the screenshots show a checked row and the enabled actions.
   await page.getByLabel('Select notes.txt').check();
-  await page.locator('body').evaluate(() => document.activeElement && document.activeElement.blur());
+  await page.locator('body').evaluate(() => { const a = document.activeElement; (a && a.shadowRoot && a.shadowRoot.activeElement || a)?.blur(); });
 
   await page.screenshot({ path: join(OUT_DIR, 'demo.png'), fullPage: true });
   const wide = await page.evaluate(() => document.documentElement.scrollWidth);
@@ -218,14 +220,14 @@ test('three files (one of 20 MiB) upload through the Hexnode API, are stored, an
   assert.ok(narrow <= 390, `horizontal overflow at 390 px: ${narrow}`);
   // Every row's progress bar, status and name stay inside the viewport.
   const outside = await page.evaluate(() =>
-    [...document.querySelectorAll('[data-testid=file-row] progress, [data-testid=file-row] [data-testid=file-status], [data-testid=drop-zone]')]
+    [...document.querySelector('presigned-upload-form').shadowRoot.querySelectorAll('[data-testid=file-row] progress, [data-testid=file-row] [data-testid=file-status], [data-testid=drop-zone]')]
       .filter((el) => { const r = el.getBoundingClientRect(); return r.left < 0 || r.right > 390 || r.width < 40; })
       .map((el) => el.outerHTML.slice(0, 80)),
   );
   assert.deepEqual(outside, [], 'elements outside the 390 px viewport');
   const layout = await page.evaluate(() => ({
-    bars: [...document.querySelectorAll('[data-testid=file-row] progress')].map((el) => el.getBoundingClientRect().width),
-    clipped: [...document.querySelectorAll('[data-testid=file-name]')]
+    bars: [...document.querySelector('presigned-upload-form').shadowRoot.querySelectorAll('[data-testid=file-row] progress')].map((el) => el.getBoundingClientRect().width),
+    clipped: [...document.querySelector('presigned-upload-form').shadowRoot.querySelectorAll('[data-testid=file-name]')]
       .filter((el) => el.scrollWidth > el.clientWidth)
       .map((el) => el.textContent),
   }));
@@ -313,7 +315,7 @@ test('cancelling a 64 MiB upload mid-way shows it cancelled and never verifies i
   await page.setInputFiles('[data-testid=file-input]', path);
   const name = 'big-64MiB.bin';
   await page.waitForFunction(
-    (sel) => { const el = document.querySelector(sel); return el && el.dataset.status === 'uploading' && Number(el.dataset.progress) > 0; },
+    (sel) => { const el = document.querySelector('presigned-upload-form').shadowRoot.querySelector(sel); return el && el.dataset.status === 'uploading' && Number(el.dataset.progress) > 0; },
     rowSelector(name),
     { timeout: 30_000, polling: 20 },
   );
@@ -347,16 +349,17 @@ test('at most 3 upload at once, and "Cancel all" cancels the running and the que
   // Record the largest number of rows running at the same time.
   await page.evaluate(() => {
     window.__maxRunning = 0;
-    const running = () => document.querySelectorAll('[data-testid=file-row][data-status=presign], [data-testid=file-row][data-status=uploading], [data-testid=file-row][data-status=verifying]').length;
+    const root = document.querySelector('presigned-upload-form').shadowRoot;
+    const running = () => root.querySelectorAll('[data-testid=file-row][data-status=presign], [data-testid=file-row][data-status=uploading], [data-testid=file-row][data-status=verifying]').length;
     new MutationObserver(() => { window.__maxRunning = Math.max(window.__maxRunning, running()); })
-      .observe(document.getElementById('file-list'), { subtree: true, attributes: true, attributeFilter: ['data-status'], childList: true });
+      .observe(root.querySelector('[data-testid=file-list]'), { subtree: true, attributes: true, attributeFilter: ['data-status'], childList: true });
   });
   const before = await stats(base);
   // Paths, not buffers: buffers travel through the (throttled) page and take seconds each.
   const files = Array.from({ length: 5 }, (_, i) => ({ name: `part-${i}.bin`, path: join(tmp, `part-${i}.bin`) }));
   for (const [i, f] of files.entries()) writeFileSync(f.path, Buffer.alloc(8 * MiB, i));
   await page.setInputFiles('[data-testid=file-input]', files.map((f) => f.path));
-  await page.waitForFunction(() => document.querySelectorAll('[data-testid=file-row][data-status=uploading]').length === 3, null, { timeout: 30_000 });
+  await page.waitForFunction(() => document.querySelector('presigned-upload-form').shadowRoot.querySelectorAll('[data-testid=file-row][data-status=uploading]').length === 3, null, { timeout: 30_000 });
   const queued = await page.locator('[data-testid=file-row][data-status=queued]').count();
   assert.equal(queued, 2, 'two files should wait while three upload');
 
@@ -410,7 +413,7 @@ test('"Through backend" mode uploads through /backend/presign and /backend/verif
 /** Waits until the row of `name` uploads with progress above `min` %. */
 async function waitForProgress(page, name, min = 0, timeout = 30_000) {
   await page.waitForFunction(
-    ([sel, min]) => { const el = document.querySelector(sel); return el && el.dataset.status === 'uploading' && Number(el.dataset.progress) > min; },
+    ([sel, min]) => { const el = document.querySelector('presigned-upload-form').shadowRoot.querySelector(sel); return el && el.dataset.status === 'uploading' && Number(el.dataset.progress) > min; },
     [rowSelector(name), min],
     { timeout, polling: 20 },
   );
@@ -465,7 +468,7 @@ test('"Through backend": a 40 MiB file goes in 8 MiB parts, Pause keeps its prog
   assert.ok(d.progress > 0 && d.progress < 100, `progress when paused: ${d.progress}`);
   assert.equal(await pause.textContent(), 'Resume');
   assert.equal(await pause.getAttribute('aria-label'), `Resume upload of ${name}`);
-  assert.equal(await pause.evaluate((el) => el === document.activeElement), true, 'focus left the Pause/Resume button');
+  assert.equal(await pause.evaluate((el) => el === el.getRootNode().activeElement), true, 'focus left the Pause/Resume button');
   assert.match(await page.getByTestId('summary').textContent(), /1 paused/);
   await page.waitForTimeout(600);
   const first = (await rowData(page, name)).progress;
@@ -566,19 +569,19 @@ test('Deploy and Delete on the selected files show the API\'s messages', { timeo
   // A bad device list is caught before calling the API.
   const before = await stats(base);
   await page.getByLabel('Device ids (comma-separated)').fill('12, abc');
-  await page.getByRole('button', { name: 'Deploy' }).click();
+  await page.getByRole('button', { name: 'Deploy', exact: true }).click();
   await page.locator('[data-testid=action-result][data-kind=error]').waitFor({ timeout: 10_000 });
   assert.match(await page.getByTestId('action-result').textContent(), /invalid_input.*abc/);
 
   await page.getByLabel('Device ids (comma-separated)').fill('12, 15');
   await page.getByLabel('File path on the device').fill('/sdcard/Download/e2e');
-  await page.getByRole('button', { name: 'Deploy' }).click();
+  await page.getByRole('button', { name: 'Deploy', exact: true }).click();
   await page.locator('[data-testid=action-result][data-kind=success]').waitFor({ timeout: 15_000 });
   assert.equal(await page.getByTestId('action-result').textContent(), 'Action Created');
   const mid = await stats(base);
   assert.equal(mid.api_deploy - before.api_deploy, 1, 'exactly one deploy call');
 
-  await page.getByRole('button', { name: 'Delete' }).click();
+  await page.getByRole('button', { name: 'Delete', exact: true }).click();
   await page.locator('[data-testid=action-result][data-kind=success]', { hasText: 'Files are Deleted Successfully' }).waitFor({ timeout: 15_000 });
   assert.equal(await page.getByTestId('action-result').textContent(), 'Files are Deleted Successfully');
   assert.equal((await stats(base)).api_delete - mid.api_delete, 1);
@@ -602,7 +605,7 @@ test('Deploy and Delete on the selected files show the API\'s messages', { timeo
     try { await new HexnodeClient({ portal, apiKey }).deleteFiles([Number(id)]); return 'ok'; } catch (e) { return e.code; }
   }, [data['keep.txt'].fileId]);
   assert.equal(client, 'ok', 'could not delete keep.txt behind the page');
-  await page.getByRole('button', { name: 'Delete' }).click();
+  await page.getByRole('button', { name: 'Delete', exact: true }).click();
   await page.locator('[data-testid=action-result][data-kind=error]').waitFor({ timeout: 15_000 });
   assert.match(await page.getByTestId('action-result').textContent(), /^Delete failed: \w+ (\(HTTP 400\) )?— .*deleted/);
   assert.match(await page.getByTestId('action-result').textContent(), /400/);
@@ -613,7 +616,7 @@ test('keyboard, labels and drag-and-drop: Enter on the drop zone opens the picke
   const base = requireEnv('PU_WEB_BASE', 'needed to open the demo');
   const page = await openDemo(base);
   const unlabelled = await page.evaluate(() =>
-    [...document.querySelectorAll('input, select, textarea')]
+    [...document.querySelectorAll('input, select, textarea'), ...document.querySelector('presigned-upload-form').shadowRoot.querySelectorAll('input, select, textarea')]
       .filter((el) => el.labels === null || el.labels.length === 0)
       .map((el) => el.id || el.outerHTML.slice(0, 60)),
   );
@@ -630,7 +633,11 @@ test('keyboard, labels and drag-and-drop: Enter on the drop zone opens the picke
   let focused = '';
   for (let i = 0; i < 30 && focused !== 'drop-zone'; i++) {
     await page.keyboard.press('Tab');
-    focused = await page.evaluate(() => document.activeElement && document.activeElement.id);
+    focused = await page.evaluate(() => {
+      const a = document.activeElement;
+      const inner = a && a.shadowRoot && a.shadowRoot.activeElement;
+      return inner ? inner.dataset.testid : a && a.id;
+    });
   }
   assert.equal(focused, 'drop-zone', 'the drop zone is not reachable with Tab');
   await page.keyboard.press('Enter');

@@ -39,6 +39,7 @@ import init, {
   type InitOutput,
   type SyncInitInput,
 } from "presigned-upload/web";
+import { PresignedUploadForm, formatSize, type FormResult } from "presigned-upload/element";
 
 // ---------------------------------------------------------------- type assertions
 
@@ -295,4 +296,33 @@ export async function runWeb(file: File, wasmBytes: ArrayBuffer, wasmModule: Web
   initSync({ module: wasmModule });
   const r = await new WebUploader({ presign: "/backend/presign" }).upload(file);
   console.log(describe(r), (await webPutFile("https://x.test/k", file)).status);
+}
+
+// ---------------------------------------------------------------- the element
+
+export function useElement(hx: HexnodeClient, uploader: Uploader, files: File[]): void {
+  const form: PresignedUploadForm = document.createElement("presigned-upload-form");
+  expectType<Equal<typeof form, PresignedUploadForm>>(true);
+  form.uploader = hx;
+  form.uploader = uploader;
+  form.uploader = () => new WebUploader({ presign: "/backend/presign" });
+  form.strings = { drop: "Déposez vos fichiers ici ou" };
+  form.disabled = false;
+  form.addFiles(files);
+  form.addEventListener("upload-success", (e) => {
+    const r: UploadResult = e.detail;
+    console.log(r.fileUuid, e.file?.name);
+  });
+  form.addEventListener("upload-error", (e) => console.log(e.detail.code satisfies UploadErrorCode));
+  form.addEventListener("upload-progress", (e) => console.log(e.detail.phase, e.detail.loaded / e.detail.total));
+  form.addEventListener("queue-complete", (e) => {
+    const all: readonly FormResult[] = e.detail;
+    for (const r of all) console.log(r.ok ? r.result.fileId : r.error.message);
+  });
+  form.addEventListener("selection-change", (e) => form.markDeleted(e.detail.selected));
+  form.selectAll(true);
+  const results: readonly FormResult[] = form.results;
+  console.log(results.length, form.selected.length, formatSize(1536));
+  form.reset();
+  if (form instanceof PresignedUploadForm) form.remove();
 }
