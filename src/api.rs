@@ -11,7 +11,7 @@ use web_sys::{AbortSignal, Headers, RequestCache, RequestCredentials, RequestIni
 use crate::error::{ErrorCode, UploadError};
 use crate::hexnode::{classify_failure, ApiOp, Server};
 use crate::limiter::RateLimiter;
-use crate::platform::{self, AbortLink};
+use crate::platform::{self, AbortLink, Boxed};
 use crate::retry::{decide, Decision, RetryPolicy};
 use crate::text::{cat, num};
 
@@ -50,11 +50,11 @@ fn what(op: ApiOp) -> &'static str {
 }
 
 fn origin_of(url: &str) -> &str {
-    match url.find("://") {
+    match crate::text::find(url, "://") {
         Some(i) => {
-            let rest = &url[i + 3..];
+            let rest = url.get(i + 3..).unwrap_or("");
             let end = rest.find(['/', '?', '#']).map(|e| i + 3 + e).unwrap_or(url.len());
-            &url[..end]
+            url.get(..end).unwrap_or(url)
         }
         None => "this page's origin",
     }
@@ -123,7 +123,11 @@ async fn send_once(p: &JsonPost<'_>, body: &str) -> Result<RawReply, UploadError
 }
 
 /// Sends the POST, retrying as the policy says, and parses a 2xx answer as JSON.
-pub(crate) async fn post_json(p: JsonPost<'_>) -> Result<ApiReply, UploadError> {
+pub(crate) fn post_json(p: JsonPost<'_>) -> Boxed<'_, Result<ApiReply, UploadError>> {
+    Box::pin(post_json_inner(p))
+}
+
+async fn post_json_inner(p: JsonPost<'_>) -> Result<ApiReply, UploadError> {
     let body = js_sys::JSON::stringify(p.body)
         .ok()
         .and_then(|s| s.as_string())
@@ -135,7 +139,7 @@ pub(crate) async fn post_json(p: JsonPost<'_>) -> Result<ApiReply, UploadError> 
             let wait = l.borrow_mut().reserve(platform::now_ms());
             platform::sleep(wait, p.signal).await?;
         }
-        let mut err = match send_once(&p, &body).await {
+        let mut err = match Box::pin(send_once(&p, &body)).await {
             Ok(r) if (200..300).contains(&r.status) => return parse_json(p.op, p.url, &r.text, p.secret),
             Ok(r) => {
                 let e = classify_failure(p.server, p.op, r.status, &r.text, r.retry_after.as_deref(), platform::now_ms());

@@ -224,7 +224,7 @@ fn clean_field(value: Option<String>) -> Option<String> {
 
 /// Replaces every (possibly overlapping) occurrence of `secret` in `text`.
 fn mask_secret(text: &str, secret: &str) -> String {
-    if secret.is_empty() || !text.contains(secret) {
+    if secret.is_empty() || !crate::text::contains(text, secret) {
         return text.to_string();
     }
     // Byte ranges covered by an occurrence, merged.
@@ -251,14 +251,14 @@ fn mask_secret(text: &str, secret: &str) -> String {
         out
     };
     let out = build(SECRET_MARKER);
-    if !out.contains(secret) {
+    if !crate::text::contains(&out, secret) {
         return out;
     }
     // The marker recreated the secret: use a run of a character the secret
     // lacks, which cannot take part in any occurrence.
     let filler = ['*', '#', '~', 'x', '?']
         .into_iter()
-        .find(|c| !secret.contains(*c))
+        .find(|c| !secret.chars().any(|s| s == *c))
         .unwrap_or('_');
     build(&String::from(filler).repeat(8))
 }

@@ -69,7 +69,7 @@ impl Portal {
                 "must use https (http is only allowed for loopback hosts or with allowInsecureHttp); the API key would travel in clear text",
             ));
         }
-        if parts.path.contains('\\') {
+        if parts.path.bytes().any(|b| b == b'\\') {
             return Err(bad("must not contain a backslash"));
         }
         let origin = cat(&[&parts.scheme, "://", &parts.host]);
@@ -291,7 +291,7 @@ impl ApiOp {
 pub fn json_string_field(body: &str, key: &str) -> Option<String> {
     let needle = cat(&["\"", key, "\""]);
     let mut from = 0usize;
-    while let Some(pos) = body.get(from..).and_then(|rest| rest.find(&needle)) {
+    while let Some(pos) = body.get(from..).and_then(|rest| crate::text::find(rest, &needle)) {
         let after = from + pos + needle.len();
         from = after;
         let rest = body.get(after..)?.trim_start();
@@ -394,7 +394,7 @@ fn server_said(body: &str) -> String {
         Some(t) => t,
         None => {
             let t = body.trim();
-            if t.is_empty() || t.contains('<') || t.chars().count() > 300 {
+            if t.is_empty() || t.bytes().any(|b| b == b'<') || t.chars().count() > 300 {
                 return String::new();
             }
             t.to_string()

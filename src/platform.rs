@@ -20,6 +20,10 @@ extern "C" {
     pub(crate) fn global_fetch(input: &web_sys::Request) -> Promise;
 }
 
+/// A boxed local future. Shared async steps return one, so that each is compiled once and
+/// awaited through a pointer, instead of being inlined into every state machine that awaits it.
+pub(crate) type Boxed<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'a>>;
+
 /// A boxed, local future that settles a JS promise.
 type PromiseFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue, JsValue>>>>;
 
@@ -66,10 +70,11 @@ pub(crate) fn bound_method(obj: &JsValue, name: &str) -> Option<Function> {
 
 /// Awaits `promise`, but settles with `Err(aborted)` as soon as `signal` fires.
 /// The abort listener is removed again whichever way it ends.
-pub(crate) async fn race_abort(
-    promise: Promise,
-    signal: Option<&AbortSignal>,
-) -> Result<Result<JsValue, JsValue>, UploadError> {
+pub(crate) fn race_abort(promise: Promise, signal: Option<&AbortSignal>) -> Boxed<'_, Result<Result<JsValue, JsValue>, UploadError>> {
+    Box::pin(race_abort_inner(promise, signal))
+}
+
+async fn race_abort_inner(promise: Promise, signal: Option<&AbortSignal>) -> Result<Result<JsValue, JsValue>, UploadError> {
     check_abort(signal)?;
     let Some(signal) = signal else {
         return Ok(JsFuture::from(promise).await);
@@ -93,7 +98,11 @@ pub(crate) async fn race_abort(
 }
 
 /// Sleeps `ms` milliseconds, or fails with `aborted` at once when `signal` fires.
-pub(crate) async fn sleep(ms: u64, signal: Option<&AbortSignal>) -> Result<(), UploadError> {
+pub(crate) fn sleep(ms: u64, signal: Option<&AbortSignal>) -> Boxed<'_, Result<(), UploadError>> {
+    Box::pin(sleep_inner(ms, signal))
+}
+
+async fn sleep_inner(ms: u64, signal: Option<&AbortSignal>) -> Result<(), UploadError> {
     check_abort(signal)?;
     if ms == 0 {
         return Ok(());

@@ -72,7 +72,7 @@ pub(crate) fn split_url(url: &str) -> Result<UrlParts<'_>, &'static str> {
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err("must not contain whitespace or control characters");
     }
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let Some((scheme, rest)) = crate::text::split_once(url, "://") else {
         return Err("must be an absolute http(s) URL such as https://host/path");
     };
     let scheme = if scheme.eq_ignore_ascii_case("https") {
@@ -208,7 +208,7 @@ pub(crate) fn ipv6_groups(text: &str) -> Option<[u16; 8]> {
         let items: Vec<&str> = side.split(':').collect();
         let mut n = 0;
         for (i, item) in items.iter().enumerate() {
-            if i + 1 == items.len() && item.contains('.') {
+            if i + 1 == items.len() && item.bytes().any(|b| b == b'.') {
                 let v4 = ipv4_octets(item)?;
                 if n + 2 > room {
                     return None;
@@ -231,10 +231,10 @@ pub(crate) fn ipv6_groups(text: &str) -> Option<[u16; 8]> {
         Some(n)
     }
     let mut out = [0u16; 8];
-    match text.split_once("::") {
+    match crate::text::split_once(text, "::") {
         None => (groups(text, &mut out, 0, 8)? == 8).then_some(out),
         Some((head, tail)) => {
-            if tail.contains("::") {
+            if crate::text::contains(tail, "::") {
                 return None;
             }
             let h = groups(head, &mut out, 0, 7)?;

@@ -295,7 +295,7 @@ pub fn parse_throttle_message(text: &str) -> Option<u64> {
     const NEEDLE: &str = "expected available in";
     let lower = text.to_ascii_lowercase();
     let mut from = 0usize;
-    while let Some(pos) = lower.get(from..).and_then(|rest| rest.find(NEEDLE)) {
+    while let Some(pos) = lower.get(from..).and_then(|rest| crate::text::find(rest, NEEDLE)) {
         let start = from + pos + NEEDLE.len();
         if let Some(ms) = lower.get(start..).and_then(seconds_then_unit) {
             return Some(ms);

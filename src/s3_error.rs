@@ -30,7 +30,7 @@ pub struct S3Error {
 pub fn parse(xml: &str) -> Option<S3Error> {
     let (_, inner_start) = find_open_tag(xml, "Error", 0)?;
     let inner = xml.get(inner_start..)?;
-    let inner = match inner.find("</Error") {
+    let inner = match crate::text::find(inner, "</Error") {
         Some(end) => inner.get(..end)?,
         None => inner,
     };
@@ -53,7 +53,7 @@ pub(crate) fn find_open_tag(text: &str, name: &str, from: usize) -> Option<(usiz
     let mut search = from;
     loop {
         let rest = text.get(search..)?;
-        let pos = search + rest.find(&pattern)?;
+        let pos = search + crate::text::find(rest, &pattern)?;
         let after = pos + pattern.len();
         let next = text.get(after..)?.chars().next();
         match next {
@@ -76,7 +76,7 @@ pub(crate) fn element_text(inner: &str, name: &str) -> Option<String> {
     }
     let body = inner.get(start..)?;
     let close = cat(&["</", name]);
-    let raw = match body.find(&close) {
+    let raw = match crate::text::find(body, &close) {
         Some(end) => body.get(..end)?,
         None => body.split('<').next().unwrap_or(""),
     };
@@ -94,11 +94,11 @@ fn decode_xml_text(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;
     while !rest.is_empty() {
-        match rest.find("<![CDATA[") {
+        match crate::text::find(rest, "<![CDATA[") {
             Some(pos) => {
                 out.push_str(&decode_entities(rest.get(..pos).unwrap_or("")));
                 let after = rest.get(pos + 9..).unwrap_or("");
-                match after.find("]]>") {
+                match crate::text::find(after, "]]>") {
                     Some(end) => {
                         out.push_str(after.get(..end).unwrap_or(""));
                         rest = after.get(end + 3..).unwrap_or("");
@@ -188,7 +188,7 @@ pub(crate) fn quote_short(text: &str) -> String {
 /// message mentions "expired" (S3: `AccessDenied` "Request has expired").
 fn is_expiry(status: u16, code: Option<&str>, message: Option<&str>) -> bool {
     let code_says = code.is_some_and(|c| c == "ExpiredToken" || c == "TokenRefreshRequired");
-    let message_says = message.is_some_and(|m| m.to_ascii_lowercase().contains("expired"));
+    let message_says = message.is_some_and(|m| crate::text::contains(&m.to_ascii_lowercase(), "expired"));
     matches!(status, 400 | 403) && (code_says || (status == 403 && message_says))
 }
 

@@ -14,7 +14,7 @@ use crate::error::{ErrorCode, UploadError};
 use crate::hexnode::{self, ApiOp, Portal, Presigned, PresignJson, Server};
 use crate::limiter::RateLimiter;
 use crate::opts::object;
-use crate::platform;
+use crate::platform::{self, Boxed};
 use crate::retry::RetryPolicy;
 
 /// The parsed answer of a verify call.
@@ -212,7 +212,11 @@ impl BackendCore {
 
 impl Source {
     /// A fresh presigned URL for this file.
-    pub(crate) async fn presign(&self, file_name: &str, content_type: &str, size: u64, signal: Option<&AbortSignal>) -> Result<Presigned, UploadError> {
+    pub(crate) fn presign<'a>(&'a self, file_name: &'a str, content_type: &'a str, size: u64, signal: Option<&'a AbortSignal>) -> Boxed<'a, Result<Presigned, UploadError>> {
+        Box::pin(self.presign_inner(file_name, content_type, size, signal))
+    }
+
+    async fn presign_inner(&self, file_name: &str, content_type: &str, size: u64, signal: Option<&AbortSignal>) -> Result<Presigned, UploadError> {
         match self {
             Source::Hexnode(h) => h.presign(file_name, content_type, signal).await,
             Source::Backend(b) => b.presign(file_name, content_type, size, signal).await,
@@ -222,7 +226,11 @@ impl Source {
     }
 
     /// Verifies the upload; `None` when this source does not verify.
-    pub(crate) async fn verify(&self, file_uuid: &str, signal: Option<&AbortSignal>) -> Result<Option<Verified>, UploadError> {
+    pub(crate) fn verify<'a>(&'a self, file_uuid: &'a str, signal: Option<&'a AbortSignal>) -> Boxed<'a, Result<Option<Verified>, UploadError>> {
+        Box::pin(self.verify_inner(file_uuid, signal))
+    }
+
+    async fn verify_inner(&self, file_uuid: &str, signal: Option<&AbortSignal>) -> Result<Option<Verified>, UploadError> {
         match self {
             Source::Hexnode(h) => h.verify(file_uuid, signal).await.map(Some),
             Source::Backend(b) => b.verify(file_uuid, signal).await,

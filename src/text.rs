@@ -22,6 +22,27 @@ pub(crate) fn num(n: u64) -> String {
     digits[i..].iter().map(|&d| d as char).collect()
 }
 
+/// The byte offset of the first `needle` in `hay`. A plain window scan: `str::find` with a
+/// `&str` pattern brings the two-way searcher and its panic formatting into the .wasm.
+pub(crate) fn find(hay: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    if n.is_empty() {
+        return Some(0);
+    }
+    (0..h.len().checked_sub(n.len())? + 1).find(|&i| h.get(i..i + n.len()) == Some(n))
+}
+
+/// Whether `needle` occurs in `hay`.
+pub(crate) fn contains(hay: &str, needle: &str) -> bool {
+    find(hay, needle).is_some()
+}
+
+/// `hay` split around the first `needle`.
+pub(crate) fn split_once<'a>(hay: &'a str, needle: &str) -> Option<(&'a str, &'a str)> {
+    let i = find(hay, needle)?;
+    Some((hay.get(..i)?, hay.get(i + needle.len()..)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -30,6 +51,14 @@ mod tests {
     fn numbers_are_written_in_decimal() {
         for n in [0u64, 7, 10, 429, 86_400_000, u64::MAX] {
             assert_eq!(num(n), n.to_string());
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn search_agrees_with_std(hay in "[ab:/<é]{0,12}", needle in "[ab:/<é]{0,3}") {
+            proptest::prop_assert_eq!(find(&hay, &needle), hay.find(needle.as_str()));
+            proptest::prop_assert_eq!(split_once(&hay, &needle), hay.split_once(needle.as_str()));
         }
     }
 

@@ -9,7 +9,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{AbortSignal, Blob, Headers, RequestCache, RequestCredentials, RequestInit, RequestMode, XmlHttpRequest};
 
 use crate::error::UploadError;
-use crate::platform::{self, AbortLink};
+use crate::platform::{self, AbortLink, Boxed};
 
 /// How the PUT is sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,19 +64,19 @@ pub(crate) struct PutRequest<'a> {
 }
 
 /// Sends one PUT with the chosen transport.
-pub(crate) async fn put(kind: TransportKind, req: PutRequest<'_>) -> Result<PutResponse, PutFailure> {
-    put_with_headers(kind, req, &[]).await
+pub(crate) fn put(kind: TransportKind, req: PutRequest<'_>) -> Boxed<'_, Result<PutResponse, PutFailure>> {
+    put_with_headers(kind, req, &[])
 }
 
 /// Sends one PUT with extra request headers (e.g. the ones a multipart `signPart` signed).
 /// A `Content-Type` among them is not sent twice: put it in `req.content_type` instead.
-pub(crate) async fn put_with_headers(kind: TransportKind, req: PutRequest<'_>, extra: &[(String, String)]) -> Result<PutResponse, PutFailure> {
+pub(crate) fn put_with_headers<'a>(kind: TransportKind, req: PutRequest<'a>, extra: &'a [(String, String)]) -> Boxed<'a, Result<PutResponse, PutFailure>> {
     if platform::is_aborted(req.signal) {
-        return Err(PutFailure::Aborted);
+        return Box::pin(std::future::ready(Err(PutFailure::Aborted)));
     }
     match kind {
-        TransportKind::Fetch => put_fetch(req, extra).await,
-        TransportKind::Xhr => put_xhr(req, extra).await,
+        TransportKind::Fetch => Box::pin(put_fetch(req, extra)),
+        TransportKind::Xhr => Box::pin(put_xhr(req, extra)),
     }
 }
 
@@ -222,12 +222,16 @@ async fn put_xhr(req: PutRequest<'_>, extra: &[(String, String)]) -> Result<PutR
 /// answer proves the same for servers without CORS for GET; alone it is not enough, because
 /// browsers with opaque-response blocking (ORB: Chromium, Firefox) turn most opaque answers
 /// (any error status, XML, JSON) into network errors, as if the server were unreachable.
-pub(crate) async fn origin_reachable(url: &str) -> bool {
-    let origin = match url.find("://") {
+pub(crate) fn origin_reachable(url: &str) -> Boxed<'_, bool> {
+    Box::pin(origin_reachable_inner(url))
+}
+
+async fn origin_reachable_inner(url: &str) -> bool {
+    let origin = match crate::text::find(url, "://") {
         Some(i) => {
-            let rest = &url[i + 3..];
+            let rest = url.get(i + 3..).unwrap_or("");
             let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-            crate::text::cat(&[&url[..i + 3], &rest[..end], "/"])
+            crate::text::cat(&[url.get(..i + 3).unwrap_or(""), rest.get(..end).unwrap_or(""), "/"])
         }
         None => return false,
     };
