@@ -9,6 +9,7 @@ mode=--release
 for target in web bundler; do
   wasm-pack build $mode --target "$target" --out-dir "dist/$target" --out-name presigned_upload --no-pack >&2
   rm -f "dist/$target/.gitignore" "dist/$target/package.json" "dist/$target/README.md"
+  node scripts/fix-dts.mjs "dist/$target"
   if [ "$mode" = --release ] && [ -x node_modules/.bin/wasm-opt ]; then
     node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-reference-types \
       "dist/$target/presigned_upload_bg.wasm" -o "dist/$target/presigned_upload_bg.wasm"

@@ -376,13 +376,14 @@ test('TypeScript: tests/types/usage.ts type-checks against the installed package
   const vite = await tsc('vite', VITE_TEMPLATE, 'usage.ts');
   assert.equal(vite.code, 0, `tsc (Vite's template settings) fails on usage.ts:\n${vite.output}`);
 
-  // Strict about the package's own .d.ts (skipLibCheck off), resolved as Node's ESM does (node16). wasm-bindgen
-  // declares `[Symbol.dispose]()` on every class, so that needs TypeScript's ESNext.Disposable lib (README).
+  // Strict about the package's own .d.ts (skipLibCheck off), resolved as Node's ESM does (node16), under the
+  // oldest lib the README promises (no ESNext.Disposable: scripts/fix-dts.mjs leaves wasm-bindgen's
+  // `[Symbol.dispose]()` out). tests/types/types.test.mjs runs every other combination.
   const strict = await tsc('strict', {
-    target: 'ES2022',
+    target: 'ES2020',
     module: 'node16',
     moduleResolution: 'node16',
-    lib: ['ES2022', 'DOM', 'DOM.Iterable', 'ESNext.Disposable'],
+    lib: ['ES2020', 'DOM'],
     strict: true,
     skipLibCheck: false,
     skipDefaultLibCheck: true,

@@ -277,7 +277,7 @@ export async function run(file: File, files: FileList, blob: Blob): Promise<void
   console.log(deployed.message, deleted.message);
   for (const entry of await hx.uploadAll(files, { concurrency: 2 })) console.log(entry.ok);
 
-  // Freeing the wasm side explicitly (`[Symbol.dispose]()` too, with TypeScript's ESNext.Disposable lib).
+  // Freeing the wasm side explicitly (`[Symbol.dispose]()` is left out of the types: scripts/fix-dts.mjs).
   hx.free();
   uploader.free();
 }
