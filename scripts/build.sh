@@ -26,6 +26,7 @@ build_one() { # $1: out prefix ("" or "full/"), $2...: cargo feature flags
     local out="dist/${prefix}$target"
     rm -rf "$out"
     wasm-bindgen --target "$target" --out-dir "$out" --out-name presigned_upload "$tmp"
+    node scripts/fix-dts.mjs "$out"
     if [ $mode = release ]; then
       # The JS glue is shipped minified (exports keep their names); the .d.ts says what they are.
       for js in "$out"/presigned_upload.js "$out"/presigned_upload_bg.js; do

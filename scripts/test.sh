@@ -21,12 +21,19 @@ scripts/build.sh
 echo "== size budgets: node --test tests/size" >&2
 node --test tests/size/
 
+echo "== type tests: node --test tests/types/ (TypeScript 5 and 7, bundler/node16/node10, lib es2020 + dom)" >&2
+node --test tests/types/
+
 # A second devserver with a small rate-limit window, for the 429 and limiter tests.
 devserver_start --rate-limit 10/1s
 PU_LIMITED_WEB_BASE=$PU_WEB_BASE
 export PU_LIMITED_WEB_BASE
+# A third whose API sends no CORS headers at all, as Hexnode's may (tests/no_cors_api.rs).
+devserver_start --api-no-cors
+PU_NO_CORS_WEB_BASE=$PU_WEB_BASE
+export PU_NO_CORS_WEB_BASE
 devserver_start --faults
-echo "devserver ready: web $PU_WEB_BASE api $PU_API_BASE s3 $PU_S3_ENDPOINT (rate-limited one: $PU_LIMITED_WEB_BASE)" >&2
+echo "devserver ready: web $PU_WEB_BASE api $PU_API_BASE s3 $PU_S3_ENDPOINT (rate-limited one: $PU_LIMITED_WEB_BASE, API without CORS: $PU_NO_CORS_WEB_BASE)" >&2
 
 export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-600}"
 # Each engine runs the core build's suite (what it holds), then the full build's (everything).

@@ -18,6 +18,10 @@ use crate::text::{cat, num};
 /// Default time one API call may take before it counts as a network failure.
 pub(crate) const DEFAULT_API_TIMEOUT_MS: u64 = 30_000;
 
+/// Added to a Hexnode API call that failed with no readable answer: the API may send no CORS
+/// headers, and then only a backend can call it.
+pub(crate) const HEXNODE_NO_CORS: &str = " Hexnode's API may not allow calls from other origins (it may send no CORS headers): then no page on another origin can call it, whatever the key. Call it from your backend instead and upload with `Uploader` and your backend's presign and verify endpoints (README: \"Through your backend\").";
+
 /// A 2xx answer, its body parsed as JSON.
 pub(crate) struct ApiReply {
     pub json: JsValue,
@@ -92,7 +96,7 @@ async fn send_once(p: &JsonPost<'_>, body: &str) -> Result<RawReply, UploadError
                 cat(&[what(p.op), " to ", origin_of(p.url), " timed out after ", &num(p.timeout_ms), " ms ", during, "; it will be retried if retries remain."]),
             )
         } else {
-            UploadError::new(
+            let mut e = UploadError::new(
                 ErrorCode::Network,
                 cat(&[
                     what(p.op),
@@ -100,7 +104,11 @@ async fn send_once(p: &JsonPost<'_>, body: &str) -> Result<RawReply, UploadError
                     origin_of(p.url),
                     " failed before an answer could be read: the network failed, or the server's CORS does not allow this page's origin (check the browser console).",
                 ]),
-            )
+            );
+            if matches!(p.server, Server::Hexnode) {
+                e.message.push_str(HEXNODE_NO_CORS);
+            }
+            e
         }
     };
     // Calls the global fetch through web-sys, never through a helper that assumes every

@@ -11,7 +11,7 @@
 //! detail starts with the field name.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{
@@ -24,7 +24,6 @@ use hyper::body::Incoming;
 use serde_json::{json, Map, Value};
 
 use crate::faults::{self, Applied, Target};
-use crate::sigv4::{self, Credentials, PresignRequest};
 use crate::stats::bump;
 use crate::util::{self, detail, BoxError, RespBody};
 use crate::{App, Upload, MAX_URL_EXPIRY_SECS};
@@ -61,8 +60,17 @@ fn bad(msg: impl Into<String>) -> ApiError {
 
 /// Answers one API request.
 pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<RespBody> {
-    let allowed_origin = app.origins.of_request(&req);
     let is_preflight = req.method() == Method::OPTIONS;
+    if app.api_no_cors && is_preflight {
+        // A server that knows nothing of CORS: it says what the resource supports, and no
+        // browser on another origin may go on to send the call.
+        return without_cors(CORS_ALLOWED_METHODS);
+    }
+    let allowed_origin = if app.api_no_cors {
+        None
+    } else {
+        app.origins.of_request(&req)
+    };
     let path = req.uri().path().to_owned();
     let endpoint = endpoint_of(&path);
     if let (Some(e), false) = (endpoint, is_preflight) {
@@ -115,10 +123,7 @@ pub(crate) fn preflight<B>(
 ) -> Response<RespBody> {
     if req.headers().get(ORIGIN).is_none() {
         // Not a CORS request: say what the resource supports.
-        let mut resp = util::json(StatusCode::OK, &json!({}));
-        resp.headers_mut()
-            .insert(ALLOW, HeaderValue::from_static(methods));
-        return resp;
+        return without_cors(methods);
     }
     let Some(origin) = allowed_origin else {
         return detail(StatusCode::FORBIDDEN, "CORS: origin not allowed.");
@@ -144,6 +149,14 @@ pub(crate) fn preflight<B>(
         VARY,
         HeaderValue::from_static("Origin, Access-Control-Request-Headers"),
     );
+    resp
+}
+
+/// The answer to `OPTIONS` of a server without CORS: 200, `{}` and `Allow: methods`.
+fn without_cors(methods: &'static str) -> Response<RespBody> {
+    let mut resp = util::json(StatusCode::OK, &json!({}));
+    resp.headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(methods));
     resp
 }
 
@@ -328,26 +341,7 @@ fn presign(app: &App, obj: &Map<String, Value>) -> ApiResult<Value> {
 
     let file_uuid = uuid::Uuid::new_v4().to_string();
     let key = file_uuid.clone();
-    let host = format!("127.0.0.1:{}", app.info.s3_port);
-    let path = format!("/{}/{key}", app.info.bucket);
-    let date = sigv4::amz_date(SystemTime::now());
-    let presigned = sigv4::presign(
-        &PresignRequest {
-            method: "PUT",
-            scheme: "http",
-            host: &host,
-            path: &path,
-            signed_headers: &[("content-type", content_type.as_str())],
-            region: &app.info.region,
-            service: "s3",
-            amz_date: &date,
-            expires_secs: expires,
-        },
-        Credentials {
-            access_key_id: &app.info.access_key_id,
-            secret_access_key: &app.info.secret_access_key,
-        },
-    );
+    let presigned_url = app.presigner.put_object(&key, &content_type, expires);
     app.registry
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -364,7 +358,7 @@ fn presign(app: &App, obj: &Map<String, Value>) -> ApiResult<Value> {
             },
         );
     Ok(json!({
-        "presigned_url": presigned.url,
+        "presigned_url": presigned_url,
         "file_name": file_name,
         "file_uuid": file_uuid,
     }))

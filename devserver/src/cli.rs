@@ -25,6 +25,7 @@ Options (all optional; `--flag VALUE` or `--flag=VALUE`):
   --www DIR           static files served at / (default www)
   --pkg DIR           built wasm package served at /pkg/ (default pkg)
   --faults            turn on fault injection: POST /__faults on the web port (tests only)
+  --api-no-cors       serve the API without any CORS header, as Hexnode's own API may
   --quiet             print only the API key and the demo address
   -h, --help          print this help
 ";
@@ -103,6 +104,10 @@ where
         }
         if arg == "--faults" {
             config.faults = true;
+            continue;
+        }
+        if arg == "--api-no-cors" {
+            config.api_no_cors = true;
             continue;
         }
         let (flag, inline) = match arg.split_once('=') {
@@ -211,7 +216,7 @@ mod tests {
         assert_eq!(c.bucket, "uploads");
         assert_eq!(c.url_expiry_secs, 10_800);
         assert!(c.rate_limit.is_none() && c.api_key.is_none() && c.data_dir.is_none());
-        assert!(!c.faults);
+        assert!(!c.faults && !c.api_no_cors);
         assert_eq!(c.www_dir, PathBuf::from("www"));
         assert_eq!(c.pkg_dir, PathBuf::from("pkg"));
         assert!(!quiet);
@@ -246,6 +251,7 @@ mod tests {
             "p",
             "--quiet",
             "--faults",
+            "--api-no-cors",
         ])
         .unwrap();
         assert_eq!((c.s3_port, c.api_port, c.web_port), (0, 1, 2));
@@ -264,7 +270,7 @@ mod tests {
             (PathBuf::from("w"), PathBuf::from("p"))
         );
         assert!(quiet);
-        assert!(c.faults);
+        assert!(c.faults && c.api_no_cors);
     }
 
     #[test]
@@ -281,6 +287,7 @@ mod tests {
             (&["--bogus"][..], "--bogus"),
             (&["--quiet=1"][..], "--quiet=1"),
             (&["--faults=yes"][..], "--faults=yes"),
+            (&["--api-no-cors=1"][..], "--api-no-cors=1"),
         ] {
             let e = run(args).unwrap_err();
             assert!(e.0.contains(flag), "{e} should name {flag}");

@@ -40,7 +40,7 @@
 
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{HeaderValue, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, RETRY_AFTER};
@@ -971,23 +971,7 @@ pub fn expired(echo: &Echo, request_id: &str) -> Response<RespBody> {
             k.eq_ignore_ascii_case(name).then(|| v.to_owned())
         })
     };
-    let iso = |amz: &str| {
-        // YYYYMMDDTHHMMSSZ -> YYYY-MM-DDTHH:MM:SSZ
-        if amz.len() == 16 && amz.is_char_boundary(15) {
-            format!(
-                "{}-{}-{}T{}:{}:{}Z",
-                &amz[0..4],
-                &amz[4..6],
-                &amz[6..8],
-                &amz[9..11],
-                &amz[11..13],
-                &amz[13..15]
-            )
-        } else {
-            amz.to_owned()
-        }
-    };
-    let now = iso(&crate::sigv4::amz_date(SystemTime::now()));
+    let now = crate::presign::iso8601(jiff::Timestamp::now());
     let expires_secs = param("X-Amz-Expires").unwrap_or_else(|| "0".to_owned());
     let body = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code><Message>Request has expired</Message>\

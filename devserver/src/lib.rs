@@ -5,7 +5,7 @@
 //!   path-style buckets, bucket-style CORS, S3's "one auth mechanism" rule and
 //!   error responses that always arrive (the request body is drained first);
 //! * a **Hexnode-compatible API** ([`api`]) that mints presigned upload URLs
-//!   with [`sigv4`], verifies, deletes and deploys files;
+//!   with [`presign`] (the rusty-s3 crate), verifies, deletes and deploys files;
 //! * a **web listener** ([`web`]) serving the demo, the built wasm package, a
 //!   sample backend that holds the API key, and `/__dev/*` endpoints for tests;
 //! * with `--faults`, **fault injection** ([`faults`]) on all three, scripted
@@ -22,9 +22,9 @@ pub mod cli;
 pub mod cors;
 pub mod faults;
 pub mod multipart;
+pub mod presign;
 pub mod ratelimit;
 pub mod s3;
-pub mod sigv4;
 pub mod stats;
 pub mod util;
 pub mod web;
@@ -100,6 +100,9 @@ pub struct Config {
     pub ready_file: Option<PathBuf>,
     /// Turn on fault injection (`POST /__faults`); off, `/__faults` is 404.
     pub faults: bool,
+    /// Serve the API without any CORS header, preflights included, as Hexnode's own API may:
+    /// then a page on another origin cannot call it (`--api-no-cors`).
+    pub api_no_cors: bool,
 }
 
 impl Default for Config {
@@ -118,6 +121,7 @@ impl Default for Config {
             pkg_dir: PathBuf::from("pkg"),
             ready_file: None,
             faults: false,
+            api_no_cors: false,
         }
     }
 }
@@ -210,6 +214,10 @@ pub(crate) struct App {
     pub(crate) multipart: multipart::MultipartState,
     /// The fault injector, with `--faults`.
     pub(crate) faults: Option<Faults>,
+    /// Mints the presigned URLs of the API, the sample backend and the multipart endpoints.
+    pub(crate) presigner: presign::Presigner,
+    /// The API sends no CORS header at all (`--api-no-cors`).
+    pub(crate) api_no_cors: bool,
     /// Bumped to make every listener close its idle keep-alive connections.
     pub(crate) recycle: watch::Sender<u64>,
 }
@@ -358,6 +366,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         access_key_id: DEV_ACCESS_KEY_ID.to_owned(),
         secret_access_key: DEV_SECRET_ACCESS_KEY.to_owned(),
     };
+    let presigner = presign::Presigner::new(
+        &info.s3_endpoint,
+        &info.bucket,
+        &info.region,
+        &info.access_key_id,
+        &info.secret_access_key,
+    )
+    .map_err(StartError)?;
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     let client = Client::builder(TokioExecutor::new()).build(connector);
@@ -378,6 +394,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         client,
         multipart: multipart::MultipartState::default(),
         faults: config.faults.then(Faults::default),
+        presigner,
+        api_no_cors: config.api_no_cors,
         recycle: watch::channel(0).0,
     });
 

@@ -18,12 +18,6 @@
 //! the ETag is the part's MD5, as s3s-fs answers it to UploadPart. Keys are fresh UUIDs, and
 //! `create` registers the key with the API so that `/backend/verify` works after `complete`.
 
-use std::collections::HashMap;
-use std::io::Read;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
-
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE, ETAG};
 use http::{Method, Request, Response, StatusCode};
@@ -31,9 +25,12 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use md5::{Digest, Md5};
 use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::api::{self, MAX_BODY};
-use crate::sigv4::{self, Credentials, PresignRequest};
 use crate::util::{self, detail, RespBody};
 use crate::{App, Upload, MAX_URL_EXPIRY_SECS};
 
@@ -217,28 +214,10 @@ async fn store_call(
     query: &[(&str, &str)],
     body: Bytes,
 ) -> Result<(StatusCode, Bytes), Fail> {
-    let host = format!("127.0.0.1:{}", app.info.s3_port);
-    let path = format!("/{}/{key}", app.info.bucket);
-    let date = sigv4::amz_date(SystemTime::now());
-    let url = sigv4::presign_with_query(
-        &PresignRequest {
-            method,
-            scheme: "http",
-            host: &host,
-            path: &path,
-            signed_headers: &[],
-            region: &app.info.region,
-            service: "s3",
-            amz_date: &date,
-            expires_secs: 60,
-        },
-        query,
-        Credentials {
-            access_key_id: &app.info.access_key_id,
-            secret_access_key: &app.info.secret_access_key,
-        },
-    )
-    .url;
+    let url = app
+        .presigner
+        .request(method, key, query, 60)
+        .map_err(|e| Fail(StatusCode::INTERNAL_SERVER_ERROR, e))?;
     let req = Request::builder()
         .method(method)
         .uri(url)
@@ -352,6 +331,7 @@ fn sign_part(app: &App, obj: &Map<String, Value>) -> Result<Value, Fail> {
         .or_else(|| obj.get("part_number"))
         .and_then(Value::as_u64)
         .filter(|n| (1..=10_000).contains(n))
+        .and_then(|n| u16::try_from(n).ok())
         .ok_or_else(|| bad("partNumber: must be an integer from 1 to 10000"))?;
     let expires = match obj.get("expires_in").and_then(Value::as_u64) {
         None if obj.get("expires_in").is_some_and(|v| !v.is_null()) => {
@@ -367,29 +347,8 @@ fn sign_part(app: &App, obj: &Map<String, Value>) -> Result<Value, Fail> {
             )))
         }
     };
-    let host = format!("127.0.0.1:{}", app.info.s3_port);
-    let path = format!("/{}/{key}", app.info.bucket);
-    let date = sigv4::amz_date(SystemTime::now());
-    let part = part.to_string();
-    let presigned = sigv4::presign_with_query(
-        &PresignRequest {
-            method: "PUT",
-            scheme: "http",
-            host: &host,
-            path: &path,
-            signed_headers: &[],
-            region: &app.info.region,
-            service: "s3",
-            amz_date: &date,
-            expires_secs: expires,
-        },
-        &[("partNumber", &part), ("uploadId", &upload_id)],
-        Credentials {
-            access_key_id: &app.info.access_key_id,
-            secret_access_key: &app.info.secret_access_key,
-        },
-    );
-    Ok(json!({ "url": presigned.url }))
+    let url = app.presigner.upload_part(&key, &upload_id, part, expires);
+    Ok(json!({ "url": url }))
 }
 
 async fn complete(app: &App, obj: &Map<String, Value>) -> Result<Value, Fail> {

@@ -6,6 +6,7 @@
 //! | --- | --- |
 //! | `GET /`, `GET /<file>` | files from `--www` (`index.html` for a directory) |
 //! | `GET /pkg/<file>` | files from `--pkg` |
+//! | `GET /csp/`, `GET /csp/<file>` | the same files as `/`, sent under the strict Content-Security-Policy of [`strict_csp`] |
 //! | `GET /config.json` | API base, key, S3 endpoint, bucket, backend paths |
 //! | `POST /backend/presign` | forwards `{file_name, content_type?, expires_in?}` to the API with the key |
 //! | `POST /backend/verify` | forwards `{file_uuid}` to the API with the key |
@@ -21,7 +22,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
+use http::header::{
+    HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
+    RETRY_AFTER,
+};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -40,6 +44,21 @@ pub const BACKEND_PRESIGN_PATH: &str = "/backend/presign";
 pub const BACKEND_VERIFY_PATH: &str = "/backend/verify";
 /// Path of the sample backend's dev-only credentials endpoint (for the in-browser signer).
 pub const BACKEND_CREDENTIALS_PATH: &str = "/backend/credentials";
+/// Where the demo is served under [`strict_csp`].
+pub const CSP_PREFIX: &str = "/csp/";
+
+/// The strictest policy the package runs under, as the README's "Content Security Policy"
+/// section gives it: scripts from this origin only, WebAssembly compiled without `eval`, and
+/// connections to this origin (the demo's files, its config and the sample backend), the API
+/// and the store. Nothing else.
+#[must_use]
+pub fn strict_csp(info: &crate::ReadyInfo) -> String {
+    format!(
+        "script-src 'self' 'wasm-unsafe-eval'; connect-src 'self' {} {}",
+        info.api_base, info.s3_endpoint
+    )
+}
+
 /// Methods the web listener's CORS preflight allows.
 pub const CORS_ALLOWED_METHODS: &str = "GET, POST, DELETE, HEAD, OPTIONS";
 
@@ -161,6 +180,12 @@ where
         p => {
             if let Some(rest) = p.strip_prefix("/pkg/") {
                 serve_file(&app.pkg_dir, rest).await
+            } else if let Some(rest) = p.strip_prefix(CSP_PREFIX) {
+                let mut resp = serve_file(&app.www_dir, rest).await;
+                if let Ok(v) = HeaderValue::from_str(&strict_csp(&app.info)) {
+                    resp.headers_mut().insert(CONTENT_SECURITY_POLICY, v);
+                }
+                resp
             } else {
                 serve_file(&app.www_dir, p).await
             }

@@ -5,13 +5,13 @@
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 mod common;
 
 use bytes::Bytes;
 use common::Resp;
-use devserver::sigv4::{self, Credentials, PresignRequest};
+use devserver::presign::Presigner;
 use devserver::{Config, Running};
 use http::{Method, Request, StatusCode};
 use http_body::{Frame, SizeHint};
@@ -355,26 +355,16 @@ async fn presigned_put_stores_the_object() {
 
     // Readable through the S3 protocol too, with a presigned GET.
     let info = stack.running.info();
-    let host = format!("127.0.0.1:{}", info.s3_port);
-    let path = format!("/uploads/{uuid}");
-    let get = sigv4::presign(
-        &PresignRequest {
-            method: "GET",
-            scheme: "http",
-            host: &host,
-            path: &path,
-            signed_headers: &[],
-            region: "us-east-1",
-            service: "s3",
-            amz_date: &sigv4::amz_date(SystemTime::now()),
-            expires_secs: 60,
-        },
-        Credentials {
-            access_key_id: &info.access_key_id,
-            secret_access_key: &info.secret_access_key,
-        },
-    );
-    let r = stack.send(Method::GET, &get.url, &[], "").await;
+    let get = Presigner::new(
+        &info.s3_endpoint,
+        &info.bucket,
+        &info.region,
+        &info.access_key_id,
+        &info.secret_access_key,
+    )
+    .unwrap()
+    .get_object(&uuid, 60);
+    let r = stack.send(Method::GET, &get, &[], "").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(&r.body[..], data);
     assert_eq!(r.header("etag"), Some(etag.as_str()));
@@ -830,6 +820,178 @@ async fn api_cors() {
         r.header("access-control-allow-origin"),
         Some("http://127.0.0.1:9")
     );
+}
+
+#[tokio::test]
+async fn api_no_cors_sends_no_cors_header_at_all() {
+    let stack = Stack::start(Config {
+        api_key: Some(KEY.to_owned()),
+        api_no_cors: true,
+        ..Config::ephemeral()
+    })
+    .await;
+    let url = format!("{}{PRESIGN}", stack.api());
+    let origin = ("origin", "http://localhost:4000");
+    // The preflight is answered as by a server that knows nothing of CORS.
+    let r = stack
+        .send(
+            Method::OPTIONS,
+            &url,
+            &[
+                origin,
+                ("access-control-request-method", "POST"),
+                (
+                    "access-control-request-headers",
+                    "authorization,content-type",
+                ),
+            ],
+            "",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.header("allow").unwrap().contains("POST"));
+    // Answers, successful or not, carry no CORS header, for a loopback origin too.
+    let auth = [
+        ("authorization", KEY),
+        ("content-type", "application/json"),
+        origin,
+    ];
+    let ok = stack
+        .send(Method::POST, &url, &auth, r#"{"file_name": "a.txt"}"#)
+        .await;
+    let denied = stack.send(Method::POST, &url, &[origin], "{}").await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
+    assert_eq!(denied.status, StatusCode::UNAUTHORIZED);
+    for r in [&r, &ok, &denied] {
+        let cors: Vec<_> = r
+            .headers
+            .keys()
+            .filter(|k| k.as_str().starts_with("access-control-"))
+            .collect();
+        assert!(cors.is_empty(), "CORS headers: {cors:?}");
+    }
+    // The web listener (the sample backend) keeps its CORS.
+    let r = stack
+        .send(
+            Method::GET,
+            &format!("{}/config.json", stack.web()),
+            &[origin],
+            "",
+        )
+        .await;
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("http://localhost:4000")
+    );
+}
+
+#[tokio::test]
+async fn csp_path_serves_the_demo_under_the_strict_policy() {
+    let root = TempDir::new("csp");
+    let www = root.path().join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("index.html"), "<h1>demo</h1>").unwrap();
+    std::fs::write(www.join("app.js"), "export {}").unwrap();
+    std::fs::write(root.path().join("secret.txt"), "secret").unwrap();
+    let stack = Stack::start(Config {
+        api_key: Some(KEY.to_owned()),
+        www_dir: www,
+        ..Config::ephemeral()
+    })
+    .await;
+    let info = stack.running.info();
+    let want = format!(
+        "script-src 'self' 'wasm-unsafe-eval'; connect-src 'self' {} {}",
+        info.api_base, info.s3_endpoint
+    );
+    for path in ["/csp/", "/csp/index.html", "/csp/app.js"] {
+        let r = stack
+            .send(Method::GET, &format!("{}{path}", stack.web()), &[], "")
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text());
+        assert_eq!(
+            r.header("content-security-policy"),
+            Some(want.as_str()),
+            "{path}"
+        );
+    }
+    let r = stack
+        .send(
+            Method::GET,
+            &format!("{}/csp/..%2fsecret.txt", stack.web()),
+            &[],
+            "",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // The same file without the prefix has no policy.
+    let r = stack
+        .send(Method::GET, &format!("{}/", stack.web()), &[], "")
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.header("content-security-policy").is_none());
+}
+
+#[tokio::test]
+async fn multipart_backend_signs_every_store_call_and_the_store_accepts_them() {
+    // create (POST ?uploads), sign-part (UploadPart), the part PUT, list, complete
+    // (POST ?uploadId=), and abort (DELETE ?uploadId=): every URL minted by rusty-s3 and
+    // verified by the store.
+    let stack = &Stack::default().await;
+    let call = |name: &str, body: Value| {
+        let url = format!("{}/backend/multipart/{name}", stack.web());
+        async move {
+            let r = stack
+                .send(
+                    Method::POST,
+                    &url,
+                    &[("content-type", "application/json")],
+                    body.to_string(),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{url}: {}", r.text());
+            r.json()
+        }
+    };
+    let created = call("create", json!({ "file_name": "big.bin" })).await;
+    let (upload_id, key) = (
+        created["uploadId"].as_str().unwrap().to_owned(),
+        created["key"].as_str().unwrap().to_owned(),
+    );
+    let parts: [&[u8]; 2] = [&[b'a'; 5 * 1024 * 1024], b"tail"];
+    let mut done = Vec::new();
+    for (i, data) in parts.iter().enumerate() {
+        let n = i + 1;
+        let signed = call(
+            "sign-part",
+            json!({ "uploadId": upload_id, "key": key, "partNumber": n }),
+        )
+        .await;
+        let url = signed["url"].as_str().unwrap();
+        assert!(url.contains(&format!("partNumber={n}&uploadId=")), "{url}");
+        let r = stack
+            .send(Method::PUT, url, &[], Bytes::copy_from_slice(data))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "part {n}: {}", r.text());
+        done.push(json!({ "partNumber": n, "etag": r.header("etag").unwrap() }));
+    }
+    let listed = call("list", json!({ "uploadId": upload_id, "key": key })).await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(2), "{listed}");
+    let completed = call(
+        "complete",
+        json!({ "uploadId": upload_id, "key": key, "parts": done }),
+    )
+    .await;
+    assert_eq!(completed["file_uuid"], key.as_str());
+    let obj = stack.dev_object(&key).await;
+    assert_eq!(obj["size"], 5 * 1024 * 1024 + 4);
+
+    let other = call("create", json!({ "file_name": "dropped.bin" })).await;
+    call(
+        "abort",
+        json!({ "uploadId": other["uploadId"], "key": other["key"] }),
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -12,15 +12,12 @@ import {
   putFile,
   type DeployFileRequest,
   type HexnodeClientOptions,
-  type MultipartOptions,
   type PresignJson,
   type PresignedUpload,
   type Progress,
   type PutFileOptions,
   type PutResult,
   type RetryOptions,
-  type S3Credentials,
-  type S3Options,
   type UploadAllOptions,
   type UploadAllResult,
   type UploadError,
@@ -39,6 +36,14 @@ import init, {
   type InitOutput,
   type SyncInitInput,
 } from "presigned-upload/web";
+// The full build: the same API plus multipart and the in-browser signer (`multipart`, `s3`).
+import {
+  Uploader as FullUploader,
+  type MultipartOptions,
+  type S3Credentials,
+  type S3Options,
+  type UploaderOptions as FullUploaderOptions,
+} from "presigned-upload/full";
 import { PresignedUploadForm, formatSize, type FormResult } from "presigned-upload/element";
 
 // ---------------------------------------------------------------- type assertions
@@ -154,8 +159,8 @@ const withStrings: UploaderOptions = {
   credentials: "same-origin",
   retry,
   allowInsecureHttp: false,
-  multipart,
 };
+const withParts: FullUploaderOptions = { ...withStrings, multipart };
 
 const withCallbacks: UploaderOptions = {
   presign: presignCallback,
@@ -178,7 +183,7 @@ const s3: S3Options = {
   expiresIn: 900,
   credentials,
 };
-const inBrowser: UploaderOptions = { s3, verify: false, credentials: "omit" };
+const inBrowser: FullUploaderOptions = { s3, verify: false, credentials: "omit" };
 
 // ---------------------------------------------------------------- calls
 
@@ -211,7 +216,8 @@ export async function run(file: File, files: FileList, blob: Blob): Promise<void
   console.log(describe(r1));
   const r2 = await new Uploader(withCallbacks).upload(blob);
   console.log(r2.fileId?.toFixed(0), r2.etag?.length);
-  await new Uploader(inBrowser).upload(file, { transport: "fetch" });
+  await new FullUploader(inBrowser).upload(file, { transport: "fetch" });
+  await new FullUploader(withParts).uploadAll([file], { concurrency: 2 });
   await new Uploader({ presign: "/p" }).upload(file, null);
 
   // A pausable task.
@@ -278,7 +284,7 @@ export async function run(file: File, files: FileList, blob: Blob): Promise<void
   console.log(deployed.message, deleted.message);
   for (const entry of await hx.uploadAll(files, { concurrency: 2 })) console.log(entry.ok);
 
-  // Freeing the wasm side explicitly (`[Symbol.dispose]()` too, with TypeScript's ESNext.Disposable lib).
+  // Freeing the wasm side explicitly (`[Symbol.dispose]()` is left out of the types: scripts/fix-dts.mjs).
   hx.free();
   uploader.free();
 }

@@ -42,6 +42,7 @@ export async function wrong(file: File, url: string): Promise<void> {
   console.log((await init()).nothing); // wrong: InitOutput has no such export
   initSync(); // wrong: the module is required
   new Uploader({ s3: { bucket: "uploads" } }); // wrong: s3 needs region and credentials
+  new Uploader({ presign: "/p", multipart: { threshold: 1 } }); // wrong: multipart is in presigned-upload/full, not the core build
   new HexnodeClient(); // wrong: the options are required
   console.log(n, code);
 }
