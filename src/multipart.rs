@@ -2,6 +2,7 @@
 //! (sizes and byte ranges), and the ledger of finished and in-flight parts that progress and
 //! resume are computed from. No browser API here; tested on the host.
 
+use crate::text::{cat, num};
 use std::collections::BTreeMap;
 
 use crate::error::UploadError;
@@ -61,7 +62,7 @@ impl MultipartSettings {
                 v,
                 MIN_PART_SIZE,
                 MAX_OBJECT_SIZE,
-                &format!("must be a whole number of bytes, at least 5 MiB ({MIN_PART_SIZE}) and at most 5 TiB"),
+                &cat(&["must be a whole number of bytes, at least 5 MiB (", &num(MIN_PART_SIZE), ") and at most 5 TiB"]),
             )?,
         };
         let part_size = match part_size {
@@ -71,7 +72,7 @@ impl MultipartSettings {
                 v,
                 MIN_PART_SIZE,
                 MAX_PART_SIZE,
-                &format!("must be a whole number of bytes from 5 MiB ({MIN_PART_SIZE}) to 5 GiB ({MAX_PART_SIZE})"),
+                &cat(&["must be a whole number of bytes from 5 MiB (", &num(MIN_PART_SIZE), ") to 5 GiB (", &num(MAX_PART_SIZE), ")"]),
             )?),
         };
         let concurrency = match concurrency {
@@ -92,18 +93,23 @@ impl MultipartSettings {
         if size > MAX_OBJECT_SIZE {
             return Err(UploadError::new(
                 crate::error::ErrorCode::TooLarge,
-                format!("The file is {size} bytes, but a multipart upload holds at most 5 TiB ({MAX_OBJECT_SIZE} bytes)."),
+                cat(&["The file is ", &num(size), " bytes, but a multipart upload holds at most 5 TiB (", &num(MAX_OBJECT_SIZE), " bytes)."]),
             ));
         }
         match self.part_size {
             None => Ok(default_part_size(size)),
             Some(p) if size.div_ceil(p) > MAX_PARTS => Err(UploadError::invalid_input(
                 "multipart.partSize",
-                &format!(
-                    "{p} bytes would cut this {size}-byte file into {} parts, more than the 10000 S3 allows; use at least {} bytes",
-                    size.div_ceil(p),
-                    size.div_ceil(MAX_PARTS).max(MIN_PART_SIZE)
-                ),
+                &cat(&[
+                    &num(p),
+                    " bytes would cut this ",
+                    &num(size),
+                    "-byte file into ",
+                    &num(size.div_ceil(p)),
+                    " parts, more than the 10000 S3 allows; use at least ",
+                    &num(size.div_ceil(MAX_PARTS).max(MIN_PART_SIZE)),
+                    " bytes",
+                ]),
             )),
             Some(p) => Ok(p),
         }

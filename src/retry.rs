@@ -98,6 +98,8 @@ impl RetryPolicy {
     /// `base/2 + jitter * base/2` ("equal jitter"), and never below
     /// `min_delay_ms`. `jitter` is clamped to 0..=1 (NaN counts as 0);
     /// `retry_number` 0 counts as 1. Saturates, never overflows.
+    // Not f64::clamp: its panic message formats floats, kilobytes of .wasm.
+    #[allow(clippy::manual_clamp)]
     pub fn backoff_ms(&self, retry_number: u32, jitter: f64) -> u64 {
         let cap = self.max_delay_ms.max(self.min_delay_ms);
         let exp = retry_number.max(1) - 1;

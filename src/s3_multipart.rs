@@ -9,6 +9,7 @@
 //! a failed PUT is, by [`crate::s3_error::classify_put_failure`]); a failure without any
 //! answer is `network`, or `cors` when the store's origin answers otherwise.
 
+use crate::text::{cat, num};
 use wasm_bindgen::JsCast;
 use web_sys::{AbortSignal, Headers, RequestCache, RequestCredentials, RequestInit, RequestMode};
 
@@ -103,14 +104,14 @@ async fn request(core: &S3Core, call: &Call<'_>, signal: Option<&AbortSignal>, s
             Ok(a) if (200..300).contains(&a.status) && s3_error::parse(&a.body).is_none() => return Ok(a),
             Ok(a) => s3_error::classify_put_failure(a.status, &a.body, a.request_id.as_deref()),
             Err(NoAnswer::Aborted) => return Err(UploadError::aborted()),
-            Err(NoAnswer::Timeout) => UploadError::new(ErrorCode::Network, format!("The {} request to the store timed out after {} ms.", call.what, call.timeout_ms)),
+            Err(NoAnswer::Timeout) => UploadError::new(ErrorCode::Network, cat(&["The ", call.what, " request to the store timed out after ", &num(call.timeout_ms), " ms."])),
             Err(NoAnswer::Failed) => {
                 if retries_done >= policy.retries && transport::origin_reachable(&url).await {
-                    UploadError::cors(&format!("{} request to the store (the bucket's CORS must allow POST, PUT, GET and DELETE)", call.what))
+                    UploadError::cors(&cat(&[call.what, " request to the store (the bucket's CORS must allow POST, PUT, GET and DELETE)"]))
                 } else {
                     UploadError::new(
                         ErrorCode::Network,
-                        format!("The {} request to the store failed before any answer could be read (connection dropped or host unreachable).", call.what),
+                        cat(&["The ", call.what, " request to the store failed before any answer could be read (connection dropped or host unreachable)."]),
                     )
                 }
             }
@@ -128,14 +129,14 @@ async fn request(core: &S3Core, call: &Call<'_>, signal: Option<&AbortSignal>, s
 
 /// Names the call in the message of an S3 refusal.
 fn with_call(mut e: UploadError, what: &str) -> UploadError {
-    if !e.message.contains(what) {
-        e.message = format!("{what}: {}", e.message);
+    if !crate::text::contains(&e.message, what) {
+        e.message = cat(&[what, ": ", &e.message]);
     }
     e
 }
 
 fn bad(what: &str, expected: &str) -> UploadError {
-    UploadError::new(ErrorCode::BadResponse, format!("The store's {what} answer is not what was expected: {expected}."))
+    UploadError::new(ErrorCode::BadResponse, cat(&["The store's ", what, " answer is not what was expected: ", expected, "."]))
 }
 
 /// CreateMultipartUpload of `key`, signing `content_type` (the object's type). Gives the
@@ -196,7 +197,9 @@ fn xml_escape(s: &str) -> String {
 pub(crate) fn complete_body(parts: &[DonePart]) -> String {
     let mut s = String::from(r#"<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">"#);
     for p in parts {
-        s.push_str(&format!("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", p.number, xml_escape(&p.etag)));
+        for piece in ["<Part><PartNumber>", &num(p.number.into()), "</PartNumber><ETag>", &xml_escape(&p.etag), "</ETag></Part>"] {
+            s.push_str(piece);
+        }
     }
     s.push_str("</CompleteMultipartUpload>");
     s

@@ -3,6 +3,7 @@
 //! until 60 s before their `expiration` and asked for again after; concurrent uploads share
 //! one pending call. Each upload gets a fresh uuid v4 and the key `{keyPrefix}{uuid}/{fileName}`.
 
+use crate::text::{cat, num};
 use std::cell::RefCell;
 
 use js_sys::{Function, Promise, Reflect, Uint8Array};
@@ -128,7 +129,7 @@ pub(crate) fn check_file_name_for_key(prefix: &str, file_name: &str) -> Result<(
     if len > MAX_KEY_BYTES {
         return Err(UploadError::invalid_input(
             "fileName",
-            &format!("the object key {{keyPrefix}}{{uuid}}/{{fileName}} would be {len} bytes, and S3 allows at most {MAX_KEY_BYTES}"),
+            &cat(&["the object key {keyPrefix}{uuid}/{fileName} would be ", &num(len as u64), " bytes, and S3 allows at most ", &num(MAX_KEY_BYTES as u64)]),
         ));
     }
     Ok(())
@@ -140,7 +141,7 @@ pub(crate) fn uuid_v4(mut bytes: [u8; 16]) -> String {
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let h = sigv4::hex(&bytes);
     let part = |a: usize, b: usize| h.get(a..b).unwrap_or_default();
-    format!("{}-{}-{}-{}-{}", part(0, 8), part(8, 12), part(12, 16), part(16, 20), part(20, 32))
+    cat(&[part(0, 8), "-", part(8, 12), "-", part(12, 16), "-", part(16, 20), "-", part(20, 32)])
 }
 
 /// 16 bytes from `crypto.getRandomValues`.
@@ -158,7 +159,7 @@ fn random_16() -> Result<[u8; 16], UploadError> {
 fn bad_answer(field: &str, problem: &str) -> UploadError {
     UploadError::new(
         ErrorCode::BadResponse,
-        format!("credentials answer: `{field}` {problem}. The s3.credentials callback must resolve with {CREDENTIALS_SHAPE}."),
+        cat(&["credentials answer: `", field, "` ", problem, ". The s3.credentials callback must resolve with ", CREDENTIALS_SHAPE, "."]),
     )
 }
 
@@ -189,7 +190,7 @@ pub(crate) fn credentials_from(answer: CredentialsAnswer, now_ms: u64) -> Result
     if !answer.is_object {
         return Err(UploadError::new(
             ErrorCode::BadResponse,
-            format!("credentials answer: must be an object. The s3.credentials callback must resolve with {CREDENTIALS_SHAPE}."),
+            cat(&["credentials answer: must be an object. The s3.credentials callback must resolve with ", CREDENTIALS_SHAPE, "."]),
         ));
     }
     let access_key_id = match answer.access_key_id {
@@ -277,13 +278,13 @@ impl S3Signer {
             None => {
                 return Err(UploadError::invalid_input(
                     "s3.credentials",
-                    &format!("is required: an async function that resolves with {CREDENTIALS_SHAPE}"),
+                    &cat(&["is required: an async function that resolves with ", CREDENTIALS_SHAPE]),
                 ))
             }
             Some(f) => f.dyn_into::<Function>().map_err(|_| {
                 UploadError::invalid_input(
                     "s3.credentials",
-                    &format!("must be a function that resolves with {CREDENTIALS_SHAPE} (wrap fixed credentials: () => Promise.resolve(creds))"),
+                    &cat(&["must be a function that resolves with ", CREDENTIALS_SHAPE, " (wrap fixed credentials: () => Promise.resolve(creds))"]),
                 )
             })?,
         };
@@ -339,7 +340,7 @@ impl S3Signer {
     pub(crate) fn new_key(&self, file_name: &str) -> Result<(String, String), UploadError> {
         check_file_name_for_key(&self.key_prefix, file_name)?;
         let file_uuid = uuid_v4(random_16()?);
-        let key = format!("{}{file_uuid}/{file_name}", self.key_prefix);
+        let key = cat(&[&self.key_prefix, &file_uuid, "/", file_name]);
         Ok((file_uuid, key))
     }
 
@@ -379,7 +380,7 @@ impl S3Signer {
 fn callback_failed(e: &JsValue) -> UploadError {
     let (_, message) = platform::js_error_parts(e);
     let message = if message.is_empty() { "no message".to_owned() } else { message };
-    UploadError::new(ErrorCode::PresignFailed, format!("The s3.credentials callback failed: {message}"))
+    UploadError::new(ErrorCode::PresignFailed, cat(&["The s3.credentials callback failed: ", &message]))
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

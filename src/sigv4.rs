@@ -14,6 +14,7 @@
 //! SHA-256 and HMAC-SHA-256 are implemented here ([`sha256`], [`hmac_sha256`]): a few
 //! hundred bytes of wasm, where the `sha2` and `hmac` crates cost several kilobytes.
 
+use crate::text::{cat, num};
 use std::fmt;
 
 use crate::error::UploadError;
@@ -32,147 +33,19 @@ pub const MAX_PART_NUMBER: u32 = 10_000;
 
 // ---------------------------------------------------------------- SHA-256 and HMAC
 
-/// The SHA-256 round constants.
-const K: [u32; 64] = [
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-];
-
-/// The SHA-256 initial hash value.
-const H0: [u32; 8] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
-
-/// An incremental SHA-256 (FIPS 180-4).
-#[derive(Clone, Debug)]
-pub struct Sha256 {
-    state: [u32; 8],
-    block: [u8; 64],
-    filled: usize,
-    length: u64,
-}
-
-impl Default for Sha256 {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Sha256 {
-    /// A hasher with nothing hashed yet.
-    pub fn new() -> Self {
-        Sha256 { state: H0, block: [0; 64], filled: 0, length: 0 }
-    }
-
-    /// Hashes more bytes.
-    pub fn update(&mut self, data: &[u8]) {
-        self.length = self.length.wrapping_add(data.len() as u64);
-        self.absorb(data);
-    }
-
-    fn absorb(&mut self, mut data: &[u8]) {
-        if self.filled > 0 {
-            let take = (64 - self.filled).min(data.len());
-            let (head, rest) = data.split_at(take);
-            if let Some(dst) = self.block.get_mut(self.filled..self.filled + take) {
-                dst.copy_from_slice(head);
-            }
-            self.filled += take;
-            data = rest;
-            if self.filled < 64 {
-                return;
-            }
-            let block = self.block;
-            compress(&mut self.state, &block);
-            self.filled = 0;
-        }
-        let mut blocks = data.chunks_exact(64);
-        for block in &mut blocks {
-            compress(&mut self.state, block);
-        }
-        let rest = blocks.remainder();
-        if let Some(dst) = self.block.get_mut(..rest.len()) {
-            dst.copy_from_slice(rest);
-        }
-        self.filled = rest.len();
-    }
-
-    /// The digest of everything hashed.
-    pub fn finish(mut self) -> [u8; 32] {
-        let bits = self.length.wrapping_mul(8);
-        let pad_len = if self.filled < 56 { 56 - self.filled } else { 120 - self.filled };
-        let mut pad = [0u8; 64];
-        pad[0] = 0x80;
-        self.absorb(pad.get(..pad_len).unwrap_or(&pad));
-        self.absorb(&bits.to_be_bytes());
-        let mut out = [0u8; 32];
-        for (dst, word) in out.chunks_exact_mut(4).zip(self.state) {
-            dst.copy_from_slice(&word.to_be_bytes());
-        }
-        out
-    }
-}
-
-/// One SHA-256 compression of a 64-byte block.
-fn compress(state: &mut [u32; 8], block: &[u8]) {
-    let mut w = [0u32; 64];
-    for (word, bytes) in w.iter_mut().zip(block.chunks_exact(4)) {
-        *word = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
-    }
-    for i in 16..64 {
-        let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
-        let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
-        w[i] = w[i - 16].wrapping_add(s0).wrapping_add(w[i - 7]).wrapping_add(s1);
-    }
-    let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = *state;
-    for (k, w) in K.iter().zip(w) {
-        let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
-        let ch = (e & f) ^ (!e & g);
-        let t1 = h.wrapping_add(s1).wrapping_add(ch).wrapping_add(*k).wrapping_add(w);
-        let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
-        let maj = (a & b) ^ (a & c) ^ (b & c);
-        let t2 = s0.wrapping_add(maj);
-        h = g;
-        g = f;
-        f = e;
-        e = d.wrapping_add(t1);
-        d = c;
-        c = b;
-        b = a;
-        a = t1.wrapping_add(t2);
-    }
-    for (s, v) in state.iter_mut().zip([a, b, c, d, e, f, g, h]) {
-        *s = s.wrapping_add(v);
-    }
-}
-
-/// SHA-256 of `data`.
+/// SHA-256 of `data`, by RustCrypto's `sha2`.
 pub fn sha256(data: &[u8]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(data);
-    h.finish()
+    use sha2::Digest;
+    sha2::Sha256::digest(data).into()
 }
 
-/// HMAC-SHA-256 (RFC 2104) of `message` under `key`.
+/// HMAC-SHA-256 (RFC 2104) of `message` under `key`, by RustCrypto's `hmac`.
 pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    let mut block = [0u8; 64];
-    if key.len() > 64 {
-        block[..32].copy_from_slice(&sha256(key));
-    } else if let Some(dst) = block.get_mut(..key.len()) {
-        dst.copy_from_slice(key);
-    }
-    let mut inner = Sha256::new();
-    inner.update(&block.map(|b| b ^ 0x36));
-    inner.update(message);
-    let inner = inner.finish();
-    let mut outer = Sha256::new();
-    outer.update(&block.map(|b| b ^ 0x5c));
-    outer.update(&inner);
-    outer.finish()
+    use hmac::Mac;
+    // HMAC takes a key of any length, so this never fails; the fallback keeps the signer panic-free.
+    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(key) else { return [0; 32] };
+    mac.update(message);
+    mac.finalize().into_bytes().into()
 }
 
 /// Lowercase hex of `bytes`.
@@ -329,24 +202,24 @@ pub fn canonical_headers(headers: &[(&str, &str)]) -> Option<(String, String)> {
 /// The canonical request: method, canonical URI (already encoded), canonical query,
 /// canonical headers (each ending in a newline), signed headers and payload hash, one per line.
 pub fn canonical_request(method: &str, canonical_uri: &str, canonical_query: &str, canonical_headers: &str, signed_headers: &str, payload_hash: &str) -> String {
-    format!("{method}\n{canonical_uri}\n{canonical_query}\n{canonical_headers}\n{signed_headers}\n{payload_hash}")
+    cat(&[method, "\n", canonical_uri, "\n", canonical_query, "\n", canonical_headers, "\n", signed_headers, "\n", payload_hash])
 }
 
 /// The credential scope: `date/region/service/aws4_request`.
 pub fn credential_scope(date: &str, region: &str, service: &str) -> String {
-    format!("{date}/{region}/{service}/aws4_request")
+    cat(&[date, "/", region, "/", service, "/aws4_request"])
 }
 
 /// The string to sign: algorithm, `X-Amz-Date`, scope and the hex SHA-256 of the canonical
 /// request, one per line.
 pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> String {
-    format!("{ALGORITHM}\n{amz_date}\n{scope}\n{}", hex(&sha256(canonical_request.as_bytes())))
+    cat(&[ALGORITHM, "\n", amz_date, "\n", scope, "\n", &hex(&sha256(canonical_request.as_bytes()))])
 }
 
 /// The signing key: HMAC chain of `"AWS4" + secret` over date (`YYYYMMDD`), region, service
 /// and `aws4_request`.
 pub fn signing_key(secret_access_key: &str, date: &str, region: &str, service: &str) -> [u8; 32] {
-    let k_secret = format!("AWS4{secret_access_key}");
+    let k_secret = cat(&["AWS4", secret_access_key]);
     let k_date = hmac_sha256(k_secret.as_bytes(), date.as_bytes());
     let k_region = hmac_sha256(&k_date, region.as_bytes());
     let k_service = hmac_sha256(&k_region, service.as_bytes());
@@ -448,8 +321,8 @@ pub fn presign(req: &PresignRequest<'_>, creds: &Credentials) -> Result<String, 
     headers.extend_from_slice(req.headers);
     let (canon_headers, signed_headers) = canonical_headers(&headers).ok_or_else(|| bad("headers", "must not repeat a name"))?;
 
-    let credential = format!("{}/{scope}", creds.access_key_id);
-    let expires = req.expires_secs.to_string();
+    let credential = cat(&[&creds.access_key_id, "/", &scope]);
+    let expires = num(req.expires_secs);
     let mut params: Vec<(&str, &str)> = vec![
         ("X-Amz-Algorithm", ALGORITHM),
         ("X-Amz-Credential", &credential),
@@ -467,7 +340,7 @@ pub fn presign(req: &PresignRequest<'_>, creds: &Credentials) -> Result<String, 
     let sts = string_to_sign(&when, &scope, &creq);
     let key = signing_key(&creds.secret_access_key, date, req.region, req.service);
     let sig = signature(&key, &sts);
-    Ok(format!("{}://{}{}?{query}&X-Amz-Signature={sig}", req.scheme, req.host, req.path))
+    Ok(cat(&[req.scheme, "://", req.host, req.path, "?", &query, "&X-Amz-Signature=", &sig]))
 }
 
 // ---------------------------------------------------------------- S3
@@ -531,16 +404,16 @@ impl S3Location {
             return Err(UploadError::invalid_input("s3.region", "must be a region name such as us-east-1 (lowercase letters, digits and hyphens)"));
         }
         let (scheme, host, base, ip_host) = match endpoint {
-            None => ("https".to_owned(), format!("s3.{region}.amazonaws.com"), String::new(), false),
+            None => ("https".to_owned(), cat(&["s3.", region, ".amazonaws.com"]), String::new(), false),
             Some(e) => Self::endpoint(e, allow_insecure_http)?,
         };
         let path_style = force_path_style || ip_host || (bucket.contains('.') && scheme == "https");
         let (host, prefix) = if path_style {
-            (host, format!("{base}/{bucket}"))
+            (host, cat(&[&base, "/", bucket]))
         } else if endpoint.is_none() {
-            (format!("{bucket}.s3.{region}.amazonaws.com"), base)
+            (cat(&[bucket, ".s3.", region, ".amazonaws.com"]), base)
         } else {
-            (format!("{bucket}.{host}"), base)
+            (cat(&[bucket, ".", &host]), base)
         };
         Ok(S3Location { scheme, host, prefix, region: region.to_owned(), path_style })
     }
@@ -604,12 +477,12 @@ impl S3Location {
 
     /// The encoded path of an object: the prefix, `/`, and the key encoded with `/` kept.
     pub fn object_path(&self, key: &str) -> String {
-        format!("{}/{}", self.prefix, uri_encode(key, false))
+        cat(&[&self.prefix, "/", &uri_encode(key, false)])
     }
 
     /// The object's URL, without query.
     pub fn object_url(&self, key: &str) -> String {
-        format!("{}://{}{}", self.scheme, self.host, self.object_path(key))
+        cat(&[&self.scheme, "://", &self.host, &self.object_path(key)])
     }
 }
 
@@ -748,28 +621,6 @@ mod tests {
         );
         let million = vec![b'a'; 1_000_000];
         assert_eq!(hex(&sha256(&million)), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
-    }
-
-    #[test]
-    fn sha256_is_the_same_whatever_the_chunking() {
-        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7 % 251) as u8).collect();
-        let whole = sha256(&data);
-        for step in [1, 3, 55, 56, 63, 64, 65, 127, 999] {
-            let mut h = Sha256::new();
-            for c in data.chunks(step) {
-                h.update(c);
-            }
-            assert_eq!(h.finish(), whole, "chunks of {step}");
-        }
-        for len in 50..140 {
-            let mut h = Sha256::new();
-            h.update(&data[..len]);
-            let (a, b) = data[..len].split_at(len / 2);
-            let mut g = Sha256::new();
-            g.update(a);
-            g.update(b);
-            assert_eq!(h.finish(), g.finish());
-        }
     }
 
     #[test]
@@ -992,23 +843,6 @@ mod tests {
     }
 
     proptest! {
-        #[test]
-        fn sha256_and_hmac_agree_with_the_reference_crates(data in proptest::collection::vec(any::<u8>(), 0..300), key in proptest::collection::vec(any::<u8>(), 0..150), split in 0usize..300) {
-            use hmac::Mac;
-            use sha2::Digest;
-            let want: [u8; 32] = sha2::Sha256::digest(&data).into();
-            prop_assert_eq!(sha256(&data), want);
-            let mut h = Sha256::new();
-            let (a, b) = data.split_at(split.min(data.len()));
-            h.update(a);
-            h.update(b);
-            prop_assert_eq!(h.finish(), want);
-            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
-            mac.update(&data);
-            let want: [u8; 32] = mac.finalize().into_bytes().into();
-            prop_assert_eq!(hmac_sha256(&key, &data), want);
-        }
-
         #[test]
         fn no_panic_for_any_key_bucket_region_or_credentials(
             bucket in prop_oneof![".{0,70}", "[a-z0-9][a-z0-9.-]{1,20}[a-z0-9]"],

@@ -33,6 +33,7 @@ use crate::retry::{decide, Decision};
 use crate::s3_error;
 use crate::opts::object;
 use crate::source::{call_callback, BackendCore, Source, Via};
+use crate::text::{cat, num};
 use crate::transport::{self, PutFailure, PutRequest, TransportKind};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -80,7 +81,7 @@ pub(super) struct Endpoints {
 const ENDPOINT_FIELDS: [&str; 5] = ["create", "signPart", "complete", "abort", "listParts"];
 
 pub(super) fn read_via(o: &Opts<'_>, key: &str) -> Result<Option<Via>, UploadError> {
-    let field = format!("multipart.{key}");
+    let field = cat(&["multipart.", key]);
     let Some(v) = o.raw(key) else { return Ok(None) };
     if let Some(s) = v.as_string() {
         if s.trim().is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -122,7 +123,7 @@ pub(crate) fn read_multipart(
     if signed_in_browser {
         if let Some(k) = ENDPOINT_FIELDS.iter().find(|k| m.raw(k).is_some()) {
             return Err(UploadError::invalid_input(
-                &format!("multipart.{k}"),
+                &cat(&["multipart.", k]),
                 "is not used with s3 (the browser signs the multipart calls itself); remove it, or use presign with your backend's endpoints",
             ));
         }
@@ -134,7 +135,7 @@ pub(crate) fn read_multipart(
     let required = |k: &str| -> Result<Via, UploadError> {
         read_via(&m, k)?.ok_or_else(|| {
             UploadError::invalid_input(
-                &format!("multipart.{k}"),
+                &cat(&["multipart.", k]),
                 "is required (an endpoint URL or a callback)",
             )
         })
@@ -175,7 +176,7 @@ pub(super) fn get_str(v: &JsValue, a: &str, b: &str) -> Option<String> {
 pub(super) fn bad(what: &str, expected: &str) -> UploadError {
     UploadError::new(
         ErrorCode::BadResponse,
-        format!("The multipart {what} answer is not what was expected: {expected}."),
+        cat(&["The multipart ", what, " answer is not what was expected: ", expected, "."]),
     )
 }
 
@@ -194,10 +195,9 @@ pub(super) async fn call(
             .await
             .map(|r| r.json)
             .map_err(|mut e| {
-                e.message = e.message.replace(
-                    "the presign request",
-                    &format!("the multipart {what} request"),
-                );
+                if let Some((a, b)) = crate::text::split_once(&e.message, "the presign request") {
+                    e.message = cat(&[a, "the multipart ", what, " request", b]);
+                }
                 e
             }),
         Via::Func(f) => {
@@ -206,7 +206,7 @@ pub(super) async fn call(
                 arg,
                 signal,
                 ErrorCode::PresignFailed,
-                &format!("multipart.{what}"),
+                &cat(&["multipart.", what]),
             )
             .await
         }
@@ -565,10 +565,7 @@ impl Multi {
             let err = if parsed.is_expired(platform::now_ms(), EXPIRY_MARGIN_MS) {
                 UploadError::new(
                     ErrorCode::UrlExpired,
-                    format!(
-                        "The signed URL of part {} expired before it could be used.",
-                        part.number
-                    ),
+                    cat(&["The signed URL of part ", &num(part.number.into()), " expired before it could be used."]),
                 )
             } else {
                 self.attempts.set(self.attempts.get().saturating_add(1));
@@ -629,10 +626,7 @@ impl Multi {
                     }
                     Err(PutFailure::Timeout) => UploadError::new(
                         ErrorCode::Network,
-                        format!(
-                            "The PUT of part {} timed out after {} ms.",
-                            part.number, self.put_timeout_ms
-                        ),
+                        cat(&["The PUT of part ", &num(part.number.into()), " timed out after ", &num(self.put_timeout_ms), " ms."]),
                     ),
                     Err(PutFailure::Failed) => {
                         network_or_cors(&signed.url, retries_done >= policy.retries).await
@@ -783,16 +777,18 @@ pub(super) fn part_blob(body: &Blob, part: Part) -> Result<Blob, UploadError> {
 pub(super) fn missing_etag(number: u32) -> UploadError {
     UploadError::new(
         ErrorCode::Cors,
-        format!(
-            "The store accepted part {number}, but the browser hid its ETag header, which completing a multipart upload needs. \
-             The bucket's CORS rule must expose it: ExposeHeaders: ETag (\"ExposeHeaders\": [\"ETag\"])."
-        ),
+        cat(&[
+            "The store accepted part ",
+            &num(number.into()),
+            ", but the browser hid its ETag header, which completing a multipart upload needs. \
+             The bucket's CORS rule must expose it: ExposeHeaders: ETag (\"ExposeHeaders\": [\"ETag\"]).",
+        ]),
     )
 }
 
 pub(super) fn with_part(mut e: UploadError, number: u32) -> UploadError {
-    if !e.message.contains("part ") {
-        e.message = format!("Part {number}: {}", e.message);
+    if !crate::text::contains(&e.message, "part ") {
+        e.message = cat(&["Part ", &num(number.into()), ": ", &e.message]);
     }
     e
 }
