@@ -3,7 +3,6 @@
 //! resume are computed from. No browser API here; tested on the host.
 
 use crate::text::{cat, num};
-use std::collections::BTreeMap;
 
 use crate::error::UploadError;
 
@@ -169,11 +168,29 @@ pub struct DonePart {
 }
 
 /// Which parts are finished and how far the in-flight ones are: the source of progress and
-/// of what a resume still has to send.
+/// of what a resume still has to send. Both lists are kept sorted by part number (plain
+/// vectors: a BTreeMap costs about 8 KB of .wasm).
 #[derive(Clone, Debug, Default)]
 pub struct Ledger {
-    done: BTreeMap<u32, DonePart>,
-    in_flight: BTreeMap<u32, u64>,
+    done: Vec<DonePart>,
+    in_flight: Vec<(u32, u64)>,
+}
+
+impl Ledger {
+    fn done_at(&self, number: u32) -> Result<usize, usize> {
+        self.done.binary_search_by_key(&number, |p| p.number)
+    }
+
+    fn flying_at(&self, number: u32) -> Result<usize, usize> {
+        self.in_flight.binary_search_by_key(&number, |p| p.0)
+    }
+
+    fn insert_done(&mut self, part: DonePart) {
+        match self.done_at(part.number) {
+            Ok(i) => self.done[i] = part,
+            Err(i) => self.done.insert(i, part),
+        }
+    }
 }
 
 impl Ledger {
@@ -184,20 +201,25 @@ impl Ledger {
 
     /// Records a finished part (replacing any earlier record) and forgets its in-flight bytes.
     pub fn finish(&mut self, part: DonePart) {
-        self.in_flight.remove(&part.number);
-        self.done.insert(part.number, part);
+        self.cancel(part.number);
+        self.insert_done(part);
     }
 
     /// Sets how many bytes of part `number` are on their way (clamped to `size`).
     pub fn sending(&mut self, number: u32, loaded: u64, size: u64) {
-        if !self.done.contains_key(&number) {
-            self.in_flight.insert(number, loaded.min(size));
+        if !self.is_done(number) {
+            match self.flying_at(number) {
+                Ok(i) => self.in_flight[i].1 = loaded.min(size),
+                Err(i) => self.in_flight.insert(i, (number, loaded.min(size))),
+            }
         }
     }
 
     /// Forgets the in-flight bytes of part `number` (it failed or was cancelled).
     pub fn cancel(&mut self, number: u32) {
-        self.in_flight.remove(&number);
+        if let Ok(i) = self.flying_at(number) {
+            self.in_flight.remove(i);
+        }
     }
 
     /// Forgets every in-flight part (pause).
@@ -213,36 +235,36 @@ impl Ledger {
         for p in listed {
             let fits = plan.iter().any(|q| q.number == p.number && q.size() == p.size);
             if fits && !p.etag.trim().is_empty() {
-                self.done.insert(p.number, p);
+                self.insert_done(p);
             }
         }
     }
 
     /// Bytes of finished parts plus bytes on their way.
     pub fn loaded(&self) -> u64 {
-        let done: u64 = self.done.values().map(|p| p.size).sum();
-        let flying: u64 = self.in_flight.values().sum();
+        let done: u64 = self.done.iter().map(|p| p.size).sum();
+        let flying: u64 = self.in_flight.iter().map(|p| p.1).sum();
         done.saturating_add(flying)
     }
 
     /// Bytes of finished parts only.
     pub fn done_bytes(&self) -> u64 {
-        self.done.values().map(|p| p.size).sum()
+        self.done.iter().map(|p| p.size).sum()
     }
 
     /// Whether part `number` is finished.
     pub fn is_done(&self, number: u32) -> bool {
-        self.done.contains_key(&number)
+        self.done_at(number).is_ok()
     }
 
     /// The parts of `plan` not yet finished, in order.
     pub fn missing(&self, plan: &[Part]) -> Vec<Part> {
-        plan.iter().filter(|p| !self.done.contains_key(&p.number)).copied().collect()
+        plan.iter().filter(|p| !self.is_done(p.number)).copied().collect()
     }
 
     /// The finished parts in part-number order, for `complete`.
     pub fn finished(&self) -> Vec<DonePart> {
-        self.done.values().cloned().collect()
+        self.done.clone()
     }
 }
 

@@ -365,8 +365,8 @@ pub fn is_valid_bucket(bucket: &str) -> bool {
         && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
         && edge_ok(bucket.bytes().next())
         && edge_ok(bucket.bytes().last())
-        && !bucket.contains("..")
-        && bucket.parse::<std::net::Ipv4Addr>().is_err()
+        && !crate::text::contains(bucket, "..")
+        && crate::presigned::ipv4_octets(bucket).is_none()
 }
 
 /// Whether `region` looks like a region name: 1 to 64 of `a-z 0-9 -`.
@@ -451,7 +451,7 @@ impl S3Location {
             (Some(p), Some((name, _))) if p == default_port => name.to_owned(),
             _ => parts.host.clone(),
         };
-        let ip_host = parts.host.starts_with('[') || parts.hostname.parse::<std::net::Ipv4Addr>().is_ok();
+        let ip_host = parts.host.starts_with('[') || crate::presigned::ipv4_octets(&parts.hostname).is_some();
         Ok((parts.scheme, host, base.to_owned(), ip_host))
     }
 
