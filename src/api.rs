@@ -182,7 +182,7 @@ fn parse_json(op: ApiOp, url: &str, text: &str, secret: Option<&str>) -> Result<
         ),
         Some(b'<') => (
             ErrorCode::BadResponse,
-            " answered 2xx with an HTML page, not JSON: a proxy or a login page? Check the URL, and that nothing between this page and the server answers in its place.",
+            " answered 2xx with an HTML page: a proxy or a login page? JSON was expected: check the URL, and that nothing between this page and the server answers in its place.",
         ),
         _ if well_formed => (ErrorCode::BadResponse, " answered 2xx with JSON, but not the object expected. Check the URL."),
         _ => (ErrorCode::BadResponse, " answered 2xx with something that is not JSON. Check the URL."),

@@ -215,7 +215,7 @@ async fn an_api_401_rejects_unauthorized_without_any_put() {
 }
 
 #[wasm_bindgen_test]
-async fn an_api_200_with_html_or_wrong_json_fails_at_once_as_bad_response() {
+async fn an_api_200_with_an_html_page_fails_at_once_as_bad_response() {
     let client = client().await;
     // An HTML page (a login page, a proxy) comes back the same on a retry: one presign, no PUT.
     arm(&format!(r#"{{"match": "{PRESIGN}", "bad_json": "html"}}"#)).await;
