@@ -11,7 +11,8 @@
 //! a code that fits. The store holds no duplicate and no second object beside an upload;
 //! nothing hangs. A table of the faults injected and the outcomes is printed, with the fault
 //! each failure came from. On a failure, the message names the seed and the fault history of
-//! the file, to replay with `PU_SOAK_SEED`.
+//! the file, to replay with `PU_SOAK_SEED`: the same files and the same sequence of faults
+//! (which request meets which fault still depends on timing).
 //!
 //! Then the exact fault sequences that once left a second object beside a verified upload
 //! (issue 14: a PUT whose answer was lost, then an expiry), replayed by scripted faults.
@@ -223,7 +224,7 @@ async fn soak_one(seed: u64) {
     let run = format!("{:08x}", (js_sys::Math::random() * f64::from(u32::MAX)) as u32);
     let prefix = format!("soak-{run}-");
     let name_of = |i: usize| format!("{prefix}{i}.bin");
-    let replay = format!("seed {seed} ({n} files; replay: PU_SOAK_SEED={seed} PU_SOAK_FILES={n} npm run soak)");
+    let replay = format!("seed {seed} ({n} files; replay: PU_SOAK_SEED={seed} PU_SOAK_SEEDS=1 PU_SOAK_FILES={n} npm run soak)");
 
     // The files, from the seeded PRNG, and their SHA-256.
     let mut rng = Rng(seed);
