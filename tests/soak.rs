@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use common::*;
 use js_sys::{Array, Promise};
-use presigned_upload::bindings::HexnodeClient;
+use presigned_upload::bindings::{HexnodeClient, Uploader};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
@@ -474,11 +474,16 @@ async fn soak_one(seed: u64) {
 /// and how much the presign, PUT and verify counters grew.
 async fn replay(script: &str, name: &str) -> (JsValue, Vec<(String, bool, bool)>, Vec<f64>, web_sys::File) {
     let client = soak_client().await;
+    replay_with(script, name, |f| client.upload(f.into(), None)).await
+}
+
+/// [`replay`] with any uploader: `upload` starts the upload of the file it is given.
+async fn replay_with(script: &str, name: &str, upload: impl FnOnce(web_sys::File) -> Promise) -> (JsValue, Vec<(String, bool, bool)>, Vec<f64>, web_sys::File) {
     let prefix = format!("replay-{:08x}-", (js_sys::Math::random() * f64::from(u32::MAX)) as u32);
     let f = file(64 * 1024, &format!("{prefix}{name}"), "application/octet-stream");
     arm(script).await;
     let before = Counts::now().await;
-    let r = ok(timed(client.upload(f.clone().into(), None))).await;
+    let r = ok(timed(upload(f.clone()))).await;
     let counts = before.grew_all(&["api_presign", "store_put", "api_verify"]).await;
     let left = get(&fault_state().await, "rules").unchecked_into::<Array>().iter().map(|r| get_num(&r, "remaining")).sum::<f64>();
     clear_faults().await;
@@ -537,4 +542,57 @@ async fn when_verify_cannot_tell_whether_a_lost_put_landed_the_upload_fails_with
     assert!(get_str(&e, "message").contains("answer was lost"), "{}", describe(&e));
     assert_eq!(presigned.len(), 1, "no fresh URL: {presigned:?}");
     assert_eq!(counts, vec![1.0, 2.0, f64::from(RETRIES + 1)], "presign, PUT, verify calls");
+}
+
+/// A backend uploader on the main devserver (its sample backend), fast retries; `verify` is
+/// its verify endpoint or `false`.
+fn backend_uploader(verify: JsValue) -> Uploader {
+    let web = web_base();
+    Uploader::new(
+        o(&[
+            ("presign", format!("{web}/backend/presign").into()),
+            ("verify", verify),
+            ("credentials", "omit".into()),
+            ("retry", o(&[("retries", RETRIES.into()), ("minDelayMs", 10.into()), ("maxDelayMs", 50.into())])),
+        ])
+        .unchecked_into(),
+    )
+    .unwrap_or_else(|e| panic!("constructor threw {}", describe(&e)))
+}
+
+/// The same sequence through a backend: its verify endpoint answers the check.
+#[wasm_bindgen_test]
+async fn through_a_backend_a_lost_put_answer_then_an_expiry_is_checked_by_its_verify() {
+    let up = backend_uploader(format!("{}/backend/verify", web_base()).into());
+    let (r, presigned, counts, f) =
+        replay_with(r#"[{"match": "store_put", "no_cors": true}, {"match": "store_put", "expire": true}]"#, "backend.bin", |f| up.upload(f.into(), None)).await;
+    assert_eq!(get(&r, "ok").as_bool(), Some(true), "uploaded: {}", describe(&get(&r, "error")));
+    let res = get(&r, "value");
+    assert_eq!(get(&res, "verified").as_bool(), Some(true));
+    assert_eq!(presigned.len(), 1, "one presign, no fresh URL: {presigned:?}");
+    assert_eq!(presigned[0], (get_str(&res, "fileUuid"), true, true));
+    assert_eq!(counts, vec![1.0, 2.0, 1.0], "presign, PUT, verify calls (through the backend)");
+    let (_, size, sha) = object(&presigned[0].0).await;
+    assert_eq!((size, sha), (f.size(), sha256_hex(&f).await));
+}
+
+/// Without verify nothing can tell whether the lost PUT landed: the package takes the fresh
+/// URL, and the first key keeps the orphan object that the README warns of. Nothing is called
+/// that does not exist.
+#[wasm_bindgen_test]
+async fn without_verify_a_lost_put_answer_then_an_expiry_leaves_the_orphan_the_readme_warns_of() {
+    let up = backend_uploader(false.into());
+    let (r, presigned, counts, f) =
+        replay_with(r#"[{"match": "store_put", "no_cors": true}, {"match": "store_put", "expire": true}]"#, "noverify.bin", |f| up.upload(f.into(), None)).await;
+    assert_eq!(get(&r, "ok").as_bool(), Some(true), "uploaded: {}", describe(&get(&r, "error")));
+    let res = get(&r, "value");
+    assert_eq!(get(&res, "verified").as_bool(), Some(false));
+    assert_eq!(counts, vec![2.0, 3.0, 0.0], "presign, PUT, verify calls");
+    assert_eq!(presigned.len(), 2, "a fresh URL: {presigned:?}");
+    assert!(presigned.iter().all(|p| p.2), "both keys hold the file: {presigned:?}");
+    assert!(presigned.iter().any(|p| p.0 == get_str(&res, "fileUuid")));
+    for p in &presigned {
+        let (_, size, sha) = object(&p.0).await;
+        assert_eq!((size, sha), (f.size(), sha256_hex(&f).await));
+    }
 }
