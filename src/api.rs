@@ -148,7 +148,10 @@ async fn post_json_inner(p: JsonPost<'_>) -> Result<ApiReply, UploadError> {
             platform::sleep(wait, p.signal).await?;
         }
         let mut err = match Box::pin(send_once(&p, &body)).await {
-            Ok(r) if (200..300).contains(&r.status) => return parse_json(p.op, p.url, &r.text, p.secret),
+            Ok(r) if (200..300).contains(&r.status) => match parse_json(p.op, p.url, &r.text, p.secret) {
+                Ok(reply) => return Ok(reply),
+                Err(e) => e,
+            },
             Ok(r) => {
                 let e = classify_failure(p.server, p.op, r.status, &r.text, r.retry_after.as_deref(), platform::now_ms());
                 if e.code == ErrorCode::RateLimited {
@@ -177,19 +180,35 @@ async fn post_json_inner(p: JsonPost<'_>) -> Result<ApiReply, UploadError> {
 }
 
 fn parse_json(op: ApiOp, url: &str, text: &str, secret: Option<&str>) -> Result<ApiReply, UploadError> {
-    match js_sys::JSON::parse(text) {
-        Ok(json) if json.is_object() => Ok(ApiReply { json }),
-        _ => {
-            let start: String = text.trim_start().chars().take(1).collect();
-            let hint = if start == "<" { " (it looks like an HTML page: is the URL right?)" } else { "" };
-            let mut e = UploadError::new(
-                ErrorCode::BadResponse,
-                cat(&[what(op), " to ", origin_of(url), " answered 2xx but not with the JSON object expected", hint, "."]),
-            );
-            if let Some(s) = secret {
-                e.redact_secret(s);
-            }
-            Err(e)
-        }
+    let parsed = js_sys::JSON::parse(text);
+    let well_formed = match parsed {
+        Ok(json) if json.is_object() => return Ok(ApiReply { json }),
+        Ok(_) => true,
+        Err(_) => false,
+    };
+    let start = text.trim_start().as_bytes().first().copied();
+    // JSON cut off on the wire is transient (retried like a network error); an HTML page or JSON
+    // of the wrong shape will come back the same on a retry: it fails at once.
+    let (code, said): (ErrorCode, &str) = match start {
+        Some(b'{' | b'[') if !well_formed => (
+            ErrorCode::Network,
+            " answered 2xx, but its JSON was cut off (the connection dropped mid-answer?); it is retried if retries remain.",
+        ),
+        Some(b'<') => (
+            ErrorCode::BadResponse,
+            " answered 2xx with an HTML page: a proxy or a login page? JSON was expected: check the URL, and that nothing between this page and the server answers in its place.",
+        ),
+        _ if well_formed => (ErrorCode::BadResponse, " answered 2xx with JSON, but not the object expected. Check the URL."),
+        _ => (ErrorCode::BadResponse, " answered 2xx with something that is not JSON. Check the URL."),
+    };
+    let mut m = String::from("The");
+    m.push_str(what(op).strip_prefix("the").unwrap_or(what(op)));
+    m.push_str(" to ");
+    m.push_str(origin_of(url));
+    m.push_str(said);
+    let mut e = UploadError::new(code, m);
+    if let Some(s) = secret {
+        e.redact_secret(s);
     }
+    Err(e)
 }

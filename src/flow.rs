@@ -137,12 +137,23 @@ fn url_expired(detail: &str) -> UploadError {
 /// PUTs the body to `current.url`, retrying as the policy says and asking `refresh` for a new
 /// URL when the current one has expired. On success `current` holds the URL that worked.
 pub(crate) async fn put_loop(job: &PutJob<'_>, current: &mut Presigned, refresh: Option<Refresh<'_>>) -> Result<PutDone, UploadError> {
+    put_checked(job, current, refresh).await.map(|(done, _)| done)
+}
+
+/// [`put_loop`], and the source's verify answer when the loop had to ask for it: before a
+/// refresh that follows an attempt whose outcome is unknown (a bare failure or a timeout: the
+/// PUT may have landed, only its answer was lost), the source is asked whether the object at
+/// the current URL's uuid is there. If it is, the upload ends with that URL and no second PUT
+/// goes to a fresh key (which would leave the first object an orphan).
+async fn put_checked(job: &PutJob<'_>, current: &mut Presigned, refresh: Option<Refresh<'_>>) -> Result<(PutDone, Option<Verified>), UploadError> {
     let mut attempts = 0u32;
     let mut retries_done = 0u32;
     let mut refreshes = 0u32;
     // Whether the store's answer to an earlier attempt could be read: then its CORS is fine,
     // and a later bare failure is the network's.
     let mut answered = false;
+    // Whether an attempt to the current URL ended without an answer: the object may be stored.
+    let mut maybe_landed = false;
     let total = job.size as f64;
     loop {
         platform::check_abort(job.signal)?;
@@ -176,18 +187,24 @@ pub(crate) async fn put_loop(job: &PutJob<'_>, current: &mut Presigned, refresh:
             match sent {
                 Ok(r) if (200..300).contains(&r.status) => {
                     job.progress.emit(Phase::Upload, total, total);
-                    return Ok(PutDone { status: r.status, etag: r.etag, attempts });
+                    return Ok((PutDone { status: r.status, etag: r.etag, attempts }, None));
                 }
                 Ok(r) => {
                     answered = true;
                     s3_error::classify_put_failure(r.status, &r.body, r.request_id.as_deref())
                 }
                 Err(PutFailure::Aborted) => return Err(UploadError::aborted()),
-                Err(PutFailure::Timeout) => UploadError::new(
-                    ErrorCode::Network,
-                    cat(&["The PUT to the store timed out after ", &num(job.timeout_ms), " ms."]),
-                ),
-                Err(PutFailure::Failed) => network_or_cors(&current.url, retries_done >= job.policy.retries && !answered).await,
+                Err(PutFailure::Timeout) => {
+                    maybe_landed = true;
+                    UploadError::new(
+                        ErrorCode::Network,
+                        cat(&["The PUT to the store timed out after ", &num(job.timeout_ms), " ms."]),
+                    )
+                }
+                Err(PutFailure::Failed) => {
+                    maybe_landed = true;
+                    network_or_cors(&current.url, retries_done >= job.policy.retries && !answered).await
+                }
             }
         };
         match decide(&job.policy, retries_done, &err, platform::jitter()) {
@@ -199,6 +216,14 @@ pub(crate) async fn put_loop(job: &PutJob<'_>, current: &mut Presigned, refresh:
                 let Some(r) = refresh.as_ref() else {
                     return Err(err);
                 };
+                if maybe_landed {
+                    if let Some(v) = landed(r.source, &current.file_uuid, job.signal).await? {
+                        job.progress.emit(Phase::Upload, total, total);
+                        // No answer of the store was read: no status, no ETag.
+                        return Ok((PutDone { status: 0, etag: None, attempts }, Some(v)));
+                    }
+                    maybe_landed = false;
+                }
                 if refreshes >= MAX_REFRESHES {
                     return Err(err);
                 }
@@ -212,6 +237,34 @@ pub(crate) async fn put_loop(job: &PutJob<'_>, current: &mut Presigned, refresh:
                 })?;
             }
             Decision::Fail => return Err(err),
+        }
+    }
+}
+
+/// Asks the source whether the upload of `file_uuid` landed although no answer to its PUT was
+/// read: `Some` (verified: use it), `None` (it did not land, or this source cannot tell: no
+/// verify; then a refresh may leave an orphan, see the README). A verify that gets no
+/// definite answer (network, 5xx, throttling after its retries, a bad answer) fails the upload
+/// rather than risk a second object.
+async fn landed(source: &Source, file_uuid: &str, signal: Option<&AbortSignal>) -> Result<Option<Verified>, UploadError> {
+    if file_uuid.is_empty() {
+        return Ok(None);
+    }
+    match source.verify(file_uuid, signal).await {
+        Ok(v) => Ok(v),
+        // The verifier answered that this upload is not there (Hexnode: 400 "not uploaded yet").
+        Err(e) if e.code == ErrorCode::VerifyFailed && !e.retryable => Ok(None),
+        Err(e) if e.code == ErrorCode::Aborted => Err(e),
+        Err(mut e) => {
+            if !matches!(e.code, ErrorCode::Unauthorized | ErrorCode::Forbidden | ErrorCode::RateLimited) {
+                e.code = ErrorCode::VerifyFailed;
+            }
+            let mut m = String::from(
+                "The PUT's answer was lost and then its URL expired; checking whether the file had landed failed, so it was not sent again to a new key: ",
+            );
+            m.push_str(&e.message);
+            e.message = m;
+            Err(e)
         }
     }
 }
@@ -273,10 +326,13 @@ pub(crate) async fn upload(source: &Source, job: UploadJob<'_>) -> Result<Upload
         progress: job.progress.clone(),
         allow_insecure_http: source.allow_insecure_http(),
     };
-    let put = put_loop(&put_job, &mut presigned, Some(Refresh { source, file_name: &job.file_name })).await?;
+    let (put, checked) = put_checked(&put_job, &mut presigned, Some(Refresh { source, file_name: &job.file_name })).await?;
     platform::check_abort(job.signal)?;
     job.progress.emit(Phase::Verify, 0.0, 1.0);
-    let verified = source.verify(&presigned.file_uuid, job.signal).await.map_err(verify_error)?;
+    let verified = match checked {
+        Some(v) => Some(v),
+        None => source.verify(&presigned.file_uuid, job.signal).await.map_err(verify_error)?,
+    };
     job.progress.emit(Phase::Verify, 1.0, 1.0);
     Ok(Uploaded { presigned, size: job.size, put, verified, duration_ms: js_sys::Date::now() - started })
 }

@@ -215,17 +215,41 @@ async fn an_api_401_rejects_unauthorized_without_any_put() {
 }
 
 #[wasm_bindgen_test]
-async fn an_api_200_with_html_or_cut_json_rejects_bad_response() {
+async fn an_api_200_with_an_html_page_fails_at_once_as_bad_response() {
     let client = client().await;
-    for kind in ["html", "truncated"] {
-        arm(&format!(r#"{{"match": "{PRESIGN}", "bad_json": "{kind}"}}"#)).await;
-        let before = Counts::now().await;
-        let e = fails_with(client.upload(file(100, "html.txt", "text/plain").into(), None), "bad_response").await;
-        if kind == "html" {
-            assert!(get_str(&e, "message").contains("HTML"), "{}", describe(&e));
-        }
-        assert_eq!(before.grew_all(&["api_presign", "fault_bad_json", "store_put"]).await, vec![1.0, 1.0, 0.0], "{kind}");
-    }
+    // An HTML page (a login page, a proxy) comes back the same on a retry: one presign, no PUT.
+    arm(&format!(r#"{{"match": "{PRESIGN}", "bad_json": "html"}}"#)).await;
+    let before = Counts::now().await;
+    let e = fails_with(client.upload(file(100, "html.txt", "text/plain").into(), None), "bad_response").await;
+    assert!(get_str(&e, "message").contains("an HTML page: a proxy or a login page?"), "{}", describe(&e));
+    assert_eq!(get(&e, "retryable").as_bool(), Some(false));
+    assert_eq!(before.grew_all(&["api_presign", "fault_bad_json", "store_put", "api_verify"]).await, vec![1.0, 1.0, 0.0, 0.0]);
+    // The same on verify: one verify call, and the file is not reported uploaded.
+    arm(&format!(r#"{{"match": "{VERIFY}", "bad_json": "html"}}"#)).await;
+    let before = Counts::now().await;
+    let e = fails_with(client.upload(file(100, "html.txt", "text/plain").into(), None), "verify_failed").await;
+    assert!(get_str(&e, "message").contains("an HTML page"), "{}", describe(&e));
+    assert_eq!(before.grew_all(&["api_presign", "store_put", "api_verify"]).await, vec![1.0, 1.0, 1.0]);
+    clear_faults().await;
+}
+
+#[wasm_bindgen_test]
+async fn an_api_200_with_cut_json_is_retried_like_a_network_error() {
+    let client = client().await;
+    // Cut once on presign and once on verify: both retried, the upload goes through.
+    arm(&format!(r#"[{{"match": "{PRESIGN}", "bad_json": "truncated"}}, {{"match": "{VERIFY}", "bad_json": "truncated"}}]"#)).await;
+    let before = Counts::now().await;
+    let f = file(100, "cut.txt", "text/plain");
+    let r = ok(client.upload(f.clone().into(), None)).await;
+    assert_eq!(get(&r, "verified").as_bool(), Some(true));
+    assert_stored(&r, &f).await;
+    assert_eq!(before.grew_all(&["api_presign", "api_verify", "store_put", "fault_bad_json"]).await, vec![2.0, 2.0, 1.0, 2.0]);
+    // Cut on every attempt: `network` after retries + 1 presigns, and no PUT.
+    arm(&format!(r#"{{"match": "{PRESIGN}", "times": {}, "bad_json": "truncated"}}"#, RETRIES + 1)).await;
+    let before = Counts::now().await;
+    let e = fails_with(client.upload(file(100, "cut.txt", "text/plain").into(), None), "network").await;
+    assert!(get_str(&e, "message").contains("cut off"), "{}", describe(&e));
+    assert_eq!(before.grew_all(&["api_presign", "store_put"]).await, vec![f64::from(RETRIES + 1), 0.0]);
     clear_faults().await;
 }
 
@@ -426,8 +450,8 @@ async fn no_error_message_or_console_line_ever_shows_the_key_or_a_url_secret() {
     // verify_failed: an API that echoes the key and the URL in its error.
     arm(&format!(r#"{{"match": "{VERIFY}", "status": 500, "message": "verify {{authorization}} {{url}}"}}"#)).await;
     expect("verify_failed", fails(no_retry.upload(file(10, "v.txt", "text/plain").into(), None)).await);
-    // bad_response: JSON cut short in the middle of a presigned URL.
-    arm(&format!(r#"{{"match": "{PRESIGN}", "bad_json": "truncated"}}"#)).await;
+    // bad_response: a login page where JSON was expected.
+    arm(&format!(r#"{{"match": "{PRESIGN}", "bad_json": "html"}}"#)).await;
     expect("bad_response", fails(client.upload(file(10, "b.txt", "text/plain").into(), None)).await);
     clear_faults().await;
 

@@ -345,6 +345,9 @@ pub struct Fired {
     /// The status answered, for `status` and `expire`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
+    /// What a `bad_json` answered: `"html"` or `"truncated"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bad_json: Option<&'static str>,
     /// The object key of a store PUT.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
@@ -454,6 +457,11 @@ impl Faults {
             Effect::Expire => Some(403),
             _ => None,
         };
+        let bad_json = match &action.effect {
+            Effect::BadJson(BadJson::Html) => Some("html"),
+            Effect::BadJson(BadJson::Truncated) => Some("truncated"),
+            _ => None,
+        };
         let key = match target {
             Target::StorePut { key } => Some((*key).to_owned()),
             _ => None,
@@ -464,6 +472,7 @@ impl Faults {
             target: target.name(),
             kinds,
             status,
+            bad_json,
             key,
             file_name: None,
             file_uuid: None,
@@ -1255,6 +1264,23 @@ mod tests {
         assert_eq!(s["faults_fired"], 3);
         f.clear();
         assert!(f.take(&put, &stats).is_none());
+    }
+
+    #[test]
+    fn the_log_says_which_bad_json_answered() {
+        let f = Faults::default();
+        let stats = Stats::default();
+        f.set(&json!([
+            {"match": "api", "bad_json": "html"},
+            {"match": "api", "bad_json": "truncated"},
+            {"match": "api", "status": 500}
+        ]))
+        .unwrap();
+        let api = Target::Api { path: "/a/" };
+        let seen: Vec<Option<&str>> = (0..3)
+            .map(|_| f.take(&api, &stats).unwrap().bad_json)
+            .collect();
+        assert_eq!(seen, vec![Some("html"), Some("truncated"), None]);
     }
 
     #[test]
