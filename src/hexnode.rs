@@ -135,16 +135,16 @@ pub fn validate_path(field: &str, path: &str) -> Result<String, UploadError> {
 
 /// The JSON answer to a presign request. Unknown fields are ignored.
 #[derive(Clone, Default)]
-#[cfg_attr(test, derive(serde::Deserialize))]
+#[cfg_attr(all(test, not(target_arch = "wasm32")), derive(serde::Deserialize))]
 pub struct PresignJson {
     /// The presigned PUT URL.
-    #[cfg_attr(test, serde(default))]
+    #[cfg_attr(all(test, not(target_arch = "wasm32")), serde(default))]
     pub presigned_url: Option<String>,
     /// The name Hexnode stored the file under.
-    #[cfg_attr(test, serde(default))]
+    #[cfg_attr(all(test, not(target_arch = "wasm32")), serde(default))]
     pub file_name: Option<String>,
     /// The file's id for the verify step.
-    #[cfg_attr(test, serde(default))]
+    #[cfg_attr(all(test, not(target_arch = "wasm32")), serde(default))]
     pub file_uuid: Option<String>,
 }
 
@@ -559,10 +559,10 @@ pub fn file_id_from_verify(id: Option<f64>, file_id: Option<f64>) -> Option<u64>
 
 /// An answer that carries only a `message` (delete, deploy).
 #[derive(Clone, Debug, Default)]
-#[cfg_attr(test, derive(serde::Deserialize))]
+#[cfg_attr(all(test, not(target_arch = "wasm32")), derive(serde::Deserialize))]
 pub struct MessageJson {
     /// The server's message.
-    #[cfg_attr(test, serde(default))]
+    #[cfg_attr(all(test, not(target_arch = "wasm32")), serde(default))]
     pub message: Option<String>,
 }
 
@@ -612,7 +612,7 @@ pub fn validate_file_ids(field: &str, ids: &[f64]) -> Result<Vec<u64>, UploadErr
 
 /// The JSON body of a deploy request.
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(test, derive(serde::Serialize))]
+#[cfg_attr(all(test, not(target_arch = "wasm32")), derive(serde::Serialize))]
 pub struct DeployBody {
     /// Files to deploy.
     pub file_ids: Vec<u64>,
