@@ -92,15 +92,12 @@ async fn send_once(p: &JsonPost<'_>, body: &str) -> Result<RawReply, UploadError
                 cat(&[what(p.op), " to ", origin_of(p.url), " timed out after ", &num(p.timeout_ms), " ms ", during, "; it will be retried if retries remain."]),
             )
         } else {
-            UploadError::new(
-                ErrorCode::Network,
-                cat(&[
-                    what(p.op),
-                    " to ",
-                    origin_of(p.url),
-                    " failed before an answer could be read: the network failed, or the server's CORS does not allow this page's origin (check the browser console).",
-                ]),
-            )
+            let why = if platform::in_browser() {
+                " failed before an answer could be read: the network failed, or the server's CORS does not allow this page's origin (check the browser console)."
+            } else {
+                " failed before an answer could be read: check the host and the port, and that the server is up."
+            };
+            UploadError::new(ErrorCode::Network, cat(&[what(p.op), " to ", origin_of(p.url), why]))
         }
     };
     // Calls the global fetch through web-sys, never through a helper that assumes every

@@ -223,7 +223,7 @@ pub(crate) async fn put_loop(job: &PutJob<'_>, current: &mut Presigned, refresh:
 async fn network_or_cors(url: &str, probe: bool) -> UploadError {
     let network = UploadError::new(
         ErrorCode::Network,
-        "The PUT to the store failed before any answer could be read (connection dropped or host unreachable).",
+        "The PUT to the store failed before any answer could be read: check the URL's host and port, and that the store is up.",
     );
     if !probe {
         return network;
