@@ -51,8 +51,8 @@ pub(crate) fn in_browser() -> bool {
 }
 
 /// The body hook that the Node.js entry installs (`Symbol.for("presigned-upload.body")`):
-/// `hook(init, blob, onProgress)` sets a byte-counting stream body, `duplex` and a
-/// `Content-Length` on the fetch `init`. Absent in browsers, where XHR reports progress.
+/// `hook(init, blob, onProgress | null)` sets the PUT's body on the fetch `init` (with progress:
+/// a byte-counting stream, `duplex` and a `Content-Length`). Absent in browsers.
 pub(crate) fn body_hook() -> Option<Function> {
     js_sys::Reflect::get(&js_sys::global(), &js_sys::Symbol::for_("presigned-upload.body")).ok()?.dyn_into().ok()
 }

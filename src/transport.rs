@@ -95,15 +95,17 @@ async fn put_fetch(req: PutRequest<'_>, extra: &[(String, String)]) -> Result<Pu
     let init = RequestInit::new();
     init.set_method("PUT");
     init.set_headers(&headers);
-    // Progress without XHR (Node.js): the entry's hook counts the bytes as fetch takes them.
+    // Node.js: the entry's hook sets the body (counting the bytes as fetch takes them, when
+    // progress is wanted: there is no XHR) and what keeps Node's fetch from holding it in memory.
     let mut _counting = None;
-    match (&req.progress, platform::body_hook()) {
-        (Some(p), Some(hook)) => {
-            let cb = progress_closure(p.clone());
-            hook.call3(&JsValue::UNDEFINED, &init, req.body, cb.as_ref()).map_err(|_| PutFailure::Failed)?;
-            _counting = Some(cb);
+    match platform::body_hook() {
+        Some(hook) => {
+            _counting = req.progress.clone().map(progress_closure);
+            let none = JsValue::NULL;
+            let cb: &JsValue = _counting.as_ref().map_or(&none, |c| c.as_ref());
+            hook.call3(&JsValue::UNDEFINED, &init, req.body, cb).map_err(|_| PutFailure::Failed)?;
         }
-        _ => init.set_body(req.body),
+        None => init.set_body(req.body),
     }
     init.set_mode(RequestMode::Cors);
     init.set_credentials(RequestCredentials::Omit);
