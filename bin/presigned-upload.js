@@ -103,7 +103,7 @@ function client(values) {
   }
 }
 
-const size = (n) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`);
+const size = (n) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${Math.round(n)} B`);
 
 /** One bar per file in flight on a TTY (redrawn in place), else nothing until a file ends. */
 class Bars {

@@ -137,6 +137,24 @@ test('without a TTY: plain lines (id, uuid, size); a failure exits 1 and is in t
   assert.equal(JSON.parse(unauth.stdout).results[0].code, 'unauthorized');
 });
 
+test('on a terminal (util-linux `script` gives it one): a progress bar per file in flight, then a line per file', { timeout: 120_000 }, async () => {
+  const name = unique('cli-tty');
+  const big = join(tmp, `${name}.bin`);
+  writeFileSync(big, '');
+  truncateSync(big, 64 * MiB);
+  const log = join(tmp, `${name}.log`);
+  const { execFileSync } = await import('node:child_process');
+  const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} upload ${JSON.stringify(big)}`;
+  execFileSync('script', ['-qec', command, log], { env: { ...process.env, ...env }, stdio: 'ignore', timeout: 100_000 });
+  const text = readFileSync(log, 'utf8');
+  assert.ok(!text.includes(env.HEXNODE_API_KEY), 'the API key is in the terminal output');
+  const bars = [...text.matchAll(/\[[#-]+\] +(\d+)% [\d.]+ (?:B|KiB|MiB)\/64\.0 MiB [\d.]+ (?:B|KiB|MiB)\/s/g)];
+  assert.ok(bars.length >= 1, `no progress bar drawn: ${JSON.stringify(text.slice(0, 400))}`);
+  assert.match(text, /\x1b\[\d+A\x1b\[0J/, 'the bars are redrawn in place');
+  const [row] = await uploads(cfg.web, name);
+  assert.ok(text.includes(`uploaded ${big}  id ${row.id}  uuid ${row.file_uuid}  ${64 * MiB} bytes`), text.slice(-300));
+});
+
 test('Ctrl-C (SIGINT) aborts the PUTs in flight, prints what finished, and exits 130', { timeout: 120_000 }, async () => {
   const name = unique('cli-int');
   const small = file(`${name}-small.txt`, 'done before ctrl-c\n');
