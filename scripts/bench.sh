@@ -3,7 +3,9 @@
 # the bench page (bench/page) next to /pkg/, and runs bench/run.mjs in headless Chromium: throughput,
 # batch, memory, startup and size of presigned-upload against a raw fetch, Uppy 6 and curl, and
 # multipart (Uploader.upload with `multipart` vs the single PUTs and Uppy 6 multipart) from 16 MiB up.
-# Writes bench/results.json and bench/RESULTS.md. Stops every process it started, also on failure.
+# Writes bench/results.json and bench/RESULTS.md. Then bench/node-rss.mjs measures Node.js: the RSS growth of
+# a 1 GiB upload from disk (`fs.openAsBlob`) with and without onProgress (goal: under 64 MiB), written to
+# bench/node-rss.md and bench/node-rss.json. Stops every process it started, also on failure.
 #
 #   BENCH_QUICK=1      smoke (1 MiB + 16 MiB, multipart at 16 MiB, 3 runs, 50-file batch; under ~90 s once built);
 #                      writes bench/out/quick/ instead of bench/RESULTS.md
@@ -109,3 +111,8 @@ export BENCH_UPPY_BUNDLE="$out/www/uppy.bundle.js"
 export BENCH_NAMED_WASM="$named"
 export PU_CHROMIUM="$chromium_bin"
 node bench/run.mjs
+
+say "Node.js: RSS of a $([ "${BENCH_QUICK:-0}" = 1 ] && echo 256 || echo 1024) MiB upload from disk (bench/node-rss.mjs)"
+node_out=bench
+[ "${BENCH_QUICK:-0}" = 1 ] && node_out=bench/out/quick && mkdir -p "$node_out"
+BENCH_OUT=$node_out node bench/node-rss.mjs

@@ -5,6 +5,8 @@
 #   dist/bundler, dist/web             core: every single-PUT path (`presigned-upload`, `/web`)
 #   dist/full/bundler, dist/full/web   full: core + multipart + the in-browser SigV4 signer
 #                                      (`presigned-upload/full`, `presigned-upload/full/web`)
+# Node.js needs no build of its own: js/node.js and js/node-full.js (the export condition "node") load
+# dist/web and dist/full/web with initSync, so the package holds no third copy of each .wasm.
 #   scripts/build.sh [--dev]    --dev: unoptimized, faster
 # dist/build.json records the mode, so the size test can refuse a dev build.
 set -euo pipefail

@@ -44,6 +44,9 @@ for browser in chrome firefox; do
   wasm-pack test --headless --$browser --features full
 done
 
+echo "== Node.js tests (the package in Node, the command, examples/backend-node): node --test tests/node/" >&2
+node --test --test-concurrency=1 tests/node/
+
 if compgen -G "tests/e2e/*.test.mjs" >/dev/null; then
   echo "== end-to-end tests: node --test" >&2
   node --test --test-concurrency=1 tests/e2e/

@@ -96,16 +96,14 @@ async fn send_once(p: &JsonPost<'_>, body: &str) -> Result<RawReply, UploadError
                 cat(&[what(p.op), " to ", origin_of(p.url), " timed out after ", &num(p.timeout_ms), " ms ", during, "; it will be retried if retries remain."]),
             )
         } else {
-            let mut e = UploadError::new(
-                ErrorCode::Network,
-                cat(&[
-                    what(p.op),
-                    " to ",
-                    origin_of(p.url),
-                    " failed before an answer could be read: the network failed, or the server's CORS does not allow this page's origin (check the browser console).",
-                ]),
-            );
-            if matches!(p.server, Server::Hexnode) {
+            let in_browser = platform::in_browser();
+            let why = if in_browser {
+                " failed before an answer could be read: the network failed, or the server's CORS does not allow this page's origin (check the browser console)."
+            } else {
+                " failed before an answer could be read: check the host and the port, and that the server is up."
+            };
+            let mut e = UploadError::new(ErrorCode::Network, cat(&[what(p.op), " to ", origin_of(p.url), why]));
+            if in_browser && matches!(p.server, Server::Hexnode) {
                 e.message.push_str(HEXNODE_NO_CORS);
             }
             e

@@ -276,7 +276,7 @@ async fn landed(source: &Source, file_uuid: &str, signal: Option<&AbortSignal>) 
 async fn network_or_cors(url: &str, probe: bool) -> UploadError {
     let network = UploadError::new(
         ErrorCode::Network,
-        "The PUT to the store failed before any answer could be read (connection dropped or host unreachable).",
+        "The PUT to the store failed before any answer could be read: check the URL's host and port, and that the store is up.",
     );
     if !probe {
         return network;

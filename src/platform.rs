@@ -47,6 +47,20 @@ fn clamp_timer(ms: u64) -> i32 {
     ms.min(i32::MAX as u64) as i32
 }
 
+/// Whether this is a browser (a window or a Web Worker), where CORS applies and a console shows
+/// its messages. Node.js has neither: a bare fetch failure there is the network's.
+pub(crate) fn in_browser() -> bool {
+    let g = js_sys::global();
+    ["document", "WorkerGlobalScope"].iter().any(|k| js_sys::Reflect::has(&g, &JsValue::from_str(k)).unwrap_or(false))
+}
+
+/// The body hook that the Node.js entry installs (`Symbol.for("presigned-upload.body")`):
+/// `hook(init, blob, onProgress | null)` sets the PUT's body on the fetch `init` (with progress:
+/// a byte-counting stream, `duplex` and a `Content-Length`). Absent in browsers.
+pub(crate) fn body_hook() -> Option<Function> {
+    js_sys::Reflect::get(&js_sys::global(), &js_sys::Symbol::for_("presigned-upload.body")).ok()?.dyn_into().ok()
+}
+
 /// True when `signal` is present and already aborted.
 pub(crate) fn is_aborted(signal: Option<&AbortSignal>) -> bool {
     signal.is_some_and(|s| s.aborted())

@@ -289,7 +289,7 @@ pub fn classify_put_failure(
             Some("RequestTimeTooSkewed") => "Check that the clock of the machine that presigned the URL (and of this computer) is right.",
             Some("NoSuchBucket") => "Check the bucket name and region the URL was presigned for.",
             Some("InvalidAccessKeyId") => "The access key that signed the URL does not exist (any more): presign with valid credentials.",
-            Some("MissingContentLength") => "The browser did not send a Content-Length: upload a File or Blob, not a stream.",
+            Some("MissingContentLength") | Some("NotImplemented") => "The upload had no Content-Length: send a File or Blob, not a stream.",
             _ if (400..500).contains(&status) => "Check the presigned URL and the headers sent with the upload.",
             _ if status >= 500 => "The storage service failed: try again later.",
             _ => "This status was not expected for an upload.",

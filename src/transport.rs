@@ -20,7 +20,8 @@ pub(crate) enum TransportKind {
     Xhr,
 }
 
-/// Picks the transport: `"auto"` (or nothing) uses XHR when progress is wanted and XHR exists.
+/// Picks the transport: `"auto"` (or nothing) uses XHR when progress is wanted and XHR exists,
+/// else fetch (which, with the Node.js entry's body hook, counts the bytes it sends).
 pub(crate) fn choose(requested: Option<&str>, wants_progress: bool) -> Result<TransportKind, UploadError> {
     let xhr_exists = js_sys::Reflect::has(&js_sys::global(), &JsValue::from_str("XMLHttpRequest")).unwrap_or(false);
     match requested.unwrap_or("auto") {
@@ -93,8 +94,19 @@ async fn put_fetch(req: PutRequest<'_>, extra: &[(String, String)]) -> Result<Pu
     }
     let init = RequestInit::new();
     init.set_method("PUT");
-    init.set_body(req.body);
     init.set_headers(&headers);
+    // Node.js: the entry's hook sets the body (counting the bytes as fetch takes them, when
+    // progress is wanted: there is no XHR) and what keeps Node's fetch from holding it in memory.
+    let mut _counting = None;
+    match platform::body_hook() {
+        Some(hook) => {
+            _counting = req.progress.clone().map(progress_closure);
+            let none = JsValue::NULL;
+            let cb: &JsValue = _counting.as_ref().map_or(&none, |c| c.as_ref());
+            hook.call3(&JsValue::UNDEFINED, &init, req.body, cb).map_err(|_| PutFailure::Failed)?;
+        }
+        None => init.set_body(req.body),
+    }
     init.set_mode(RequestMode::Cors);
     init.set_credentials(RequestCredentials::Omit);
     init.set_cache(RequestCache::NoStore);
@@ -138,6 +150,12 @@ async fn put_fetch(req: PutRequest<'_>, extra: &[(String, String)]) -> Result<Pu
     Ok(PutResponse { status, etag, request_id, body })
 }
 
+/// A JS callback that reports `event.loaded`: XHR's upload events, and the Node.js body hook's
+/// `{ loaded }` (one closure type for both, so its glue is compiled once).
+fn progress_closure(p: Rc<dyn Fn(f64)>) -> Closure<dyn FnMut(web_sys::ProgressEvent)> {
+    Closure::new(move |e: web_sys::ProgressEvent| p(e.loaded()))
+}
+
 /// Aborts the XHR and unhooks its handlers when dropped.
 struct XhrGuard {
     xhr: XmlHttpRequest,
@@ -171,9 +189,7 @@ async fn put_xhr(req: PutRequest<'_>, extra: &[(String, String)]) -> Result<PutR
     if req.timeout_ms > 0 {
         xhr.set_timeout(req.timeout_ms.min(u32::MAX as u64) as u32);
     }
-    let progress = req.progress.clone().map(|p| {
-        Closure::<dyn FnMut(web_sys::ProgressEvent)>::new(move |e: web_sys::ProgressEvent| p(e.loaded()))
-    });
+    let progress = req.progress.clone().map(progress_closure);
     if let (Some(cb), Ok(up)) = (progress.as_ref(), xhr.upload()) {
         up.set_onprogress(Some(cb.as_ref().unchecked_ref()));
     }
@@ -227,6 +243,10 @@ pub(crate) fn origin_reachable(url: &str) -> Boxed<'_, bool> {
 }
 
 async fn origin_reachable_inner(url: &str) -> bool {
+    // Outside a browser nothing hides an answer: a bare failure is the network's.
+    if !platform::in_browser() {
+        return false;
+    }
     let origin = match crate::text::find(url, "://") {
         Some(i) => {
             let rest = url.get(i + 3..).unwrap_or("");

@@ -10,7 +10,10 @@
 //!   is sent, so a browser streaming a large body sees the `403` XML instead
 //!   of a connection reset; bodies are streamed through a bounded channel,
 //!   never buffered whole;
-//! * an `x-amz-request-id` on every response, also put in error XML.
+//! * an `x-amz-request-id` on every response, also put in error XML;
+//! * S3's refusal of a PUT without a known length: `Transfer-Encoding` (a
+//!   chunked body) is `501 NotImplemented`, no `Content-Length` is
+//!   `411 MissingContentLength`.
 //!
 //! `s3s` itself checks SigV4 signatures (including the signed
 //! `Content-Type`) and presigned URL expiry (`AccessDenied`,
@@ -27,7 +30,7 @@ use http::header::{
     HeaderName, HeaderValue, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
     ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE,
     ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, AUTHORIZATION, CONTENT_LENGTH,
-    CONTENT_TYPE, ORIGIN, VARY,
+    CONTENT_TYPE, ORIGIN, TRANSFER_ENCODING, VARY,
 };
 use http::{Method, Request, Response, StatusCode};
 use http_body::{Frame, SizeHint};
@@ -50,6 +53,11 @@ pub const CORS_MAX_AGE_SECS: u32 = 3000;
 /// The longest time spent draining an unwanted request body before the
 /// response is sent anyway.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
+/// S3's message for a PUT with `Transfer-Encoding` (a chunked body).
+pub const TRANSFER_ENCODING_MESSAGE: &str =
+    "A header you provided implies functionality that is not implemented";
+/// S3's message for a PUT without `Content-Length`.
+pub const MISSING_LENGTH_MESSAGE: &str = "You must provide the Content-Length HTTP header.";
 /// S3's message for a request with two auth mechanisms.
 pub const ONE_AUTH_MESSAGE: &str =
     "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, \
@@ -370,6 +378,20 @@ async fn dispatch(app: &App, req: Request<Incoming>, request_id: &str) -> Respon
             ONE_AUTH_MESSAGE,
             request_id,
         );
+    }
+    if req.method() == Method::PUT {
+        let refusal = if req.headers().contains_key(TRANSFER_ENCODING) {
+            Some((StatusCode::NOT_IMPLEMENTED, "NotImplemented", TRANSFER_ENCODING_MESSAGE))
+        } else if !req.headers().contains_key(CONTENT_LENGTH) {
+            Some((StatusCode::LENGTH_REQUIRED, "MissingContentLength", MISSING_LENGTH_MESSAGE))
+        } else {
+            None
+        };
+        if let Some((status, code, message)) = refusal {
+            bump(&app.stats.store_put_refused_length);
+            drain(req.into_body()).await;
+            return error_xml(status, code, message, request_id);
+        }
     }
 
     let (parts, incoming) = req.into_parts();

@@ -11,6 +11,8 @@ pub struct Stats {
     pub store_put: AtomicU64,
     /// `PUT` requests to the S3 store that carried an `Authorization` header.
     pub store_put_with_authorization: AtomicU64,
+    /// `PUT` requests to the S3 store refused for `Transfer-Encoding` or no `Content-Length`.
+    pub store_put_refused_length: AtomicU64,
     /// `OPTIONS` (preflight) requests to the S3 store.
     pub store_options: AtomicU64,
     /// Any other request to the S3 store.
@@ -51,13 +53,14 @@ pub fn bump(counter: &AtomicU64) {
 }
 
 impl Stats {
-    fn all(&self) -> [(&'static str, &AtomicU64); 18] {
+    fn all(&self) -> [(&'static str, &AtomicU64); 19] {
         [
             ("store_put", &self.store_put),
             (
                 "store_put_with_authorization",
                 &self.store_put_with_authorization,
             ),
+            ("store_put_refused_length", &self.store_put_refused_length),
             ("store_options", &self.store_options),
             ("store_other", &self.store_other),
             ("api_presign", &self.api_presign),

@@ -190,12 +190,14 @@ impl Stack {
         )
     }
 
+    /// A PUT with its `Content-Length`, as browsers send it (also `0` for an empty body).
     async fn put(&self, url: &str, content_type: &str, data: &[u8]) -> Resp {
         self.send(
             Method::PUT,
             url,
             &[
                 ("content-type", content_type),
+                ("content-length", &data.len().to_string()),
                 ("origin", "http://127.0.0.1:12345"),
             ],
             Bytes::copy_from_slice(data),
@@ -1283,7 +1285,7 @@ async fn sample_backend_presign_and_verify() {
     assert_eq!(r.status, StatusCode::OK);
     let s = stack.stats().await;
     assert!(s.as_object().unwrap().values().all(|v| v == 0), "{s}");
-    assert_eq!(s.as_object().unwrap().len(), 18);
+    assert_eq!(s.as_object().unwrap().len(), 19);
 }
 
 #[tokio::test]
@@ -1397,4 +1399,47 @@ async fn dev_object_reports_missing_and_refuses_bad_keys() {
         )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
+
+/// Sends `head` (request line and headers, without the blank line) and `body` as they are.
+async fn raw_request(addr: &str, head: &str, body: &[u8]) -> String {
+    let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+    sock.write_all(format!("{head}\r\n\r\n").as_bytes()).await.unwrap();
+    sock.write_all(body).await.unwrap();
+    read_response(&mut sock).await
+}
+
+#[tokio::test]
+async fn chunked_put_is_501_and_put_without_length_is_411_as_s3() {
+    let stack = Stack::default().await;
+    let (url, uuid) = stack.presign("c.bin", "application/octet-stream").await;
+    let addr = format!("127.0.0.1:{}", stack.running.info().s3_port);
+    let path = url.split_once(&addr).unwrap().1.to_owned();
+
+    let chunked = raw_request(
+        &addr,
+        &format!("PUT {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked"),
+        b"5\r\nhello\r\n0\r\n\r\n",
+    )
+    .await;
+    assert!(chunked.starts_with("HTTP/1.1 501"), "{chunked}");
+    assert!(chunked.contains("<Code>NotImplemented</Code>"), "{chunked}");
+    assert!(chunked.contains("x-amz-request-id"), "{chunked}");
+
+    let no_length = raw_request(
+        &addr,
+        &format!("PUT {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/octet-stream"),
+        b"",
+    )
+    .await;
+    assert!(no_length.starts_with("HTTP/1.1 411"), "{no_length}");
+    assert!(no_length.contains("<Code>MissingContentLength</Code>"), "{no_length}");
+
+    let s = stack.stats().await;
+    assert_eq!(s["store_put"], 2);
+    assert_eq!(s["store_put_refused_length"], 2);
+    // Neither stored anything; the same URL with a length is accepted.
+    let r = stack.put(&url, "application/octet-stream", b"hello").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(stack.dev_object(&uuid).await["size"], 5);
 }

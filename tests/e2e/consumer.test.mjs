@@ -50,6 +50,10 @@ const EXPECTED_FILES = [
   'dist/full/web/presigned_upload.d.ts',
   'js/element.js',
   'js/element.d.ts',
+  'js/node.js',
+  'js/node-full.js',
+  'js/node-body.js',
+  'bin/presigned-upload.js',
 ];
 const SNIPPET_RE = /^dist\/(full\/)?(bundler|web)\/snippets\//;
 
@@ -197,10 +201,12 @@ test('npm pack: the manifest a consumer needs, both wasm-pack targets, README an
   assert.ok(Array.isArray(pkg.files) && pkg.files.length > 0, 'package.json needs a "files" list');
 
   // exports: the bundler target by default, the web target at ./web; "types" first in each.
-  assert.deepEqual(pkg.exports['.'], { types: './dist/bundler/presigned_upload.d.ts', default: './dist/bundler/presigned_upload.js' });
+  // In Node.js (the condition "node") the Node entries, which load dist/web or dist/full/web with no init().
+  assert.deepEqual(pkg.exports['.'], { types: './dist/bundler/presigned_upload.d.ts', node: './js/node.js', default: './dist/bundler/presigned_upload.js' });
   assert.deepEqual(pkg.exports['./web'], { types: './dist/web/presigned_upload.d.ts', default: './dist/web/presigned_upload.js' });
   // The full build (multipart, the in-browser signer) at ./full and ./full/web.
-  assert.deepEqual(pkg.exports['./full'], { types: './dist/full/bundler/presigned_upload.d.ts', default: './dist/full/bundler/presigned_upload.js' });
+  assert.deepEqual(pkg.exports['./full'], { types: './dist/full/bundler/presigned_upload.d.ts', node: './js/node-full.js', default: './dist/full/bundler/presigned_upload.js' });
+  assert.deepEqual(pkg.bin, { 'presigned-upload': 'bin/presigned-upload.js' });
   assert.deepEqual(pkg.exports['./full/web'], { types: './dist/full/web/presigned_upload.d.ts', default: './dist/full/web/presigned_upload.js' });
   for (const [k, v] of Object.entries(pkg.exports)) {
     if (typeof v === 'object') assert.equal(Object.keys(v)[0], 'types', `exports["${k}"]: "types" must come first`);
@@ -238,6 +244,22 @@ test('npm pack: the manifest a consumer needs, both wasm-pack targets, README an
   }
 });
 
+
+test('Node.js: the installed package uploads with no init() (import and require), and its command runs', { timeout: TEST_TIMEOUT }, async () => {
+  const base = requireEnv('PU_WEB_BASE', 'the upload goes through the devserver\'s sample backend');
+  const script = `
+    import { createRequire } from 'node:module';
+    import { Uploader } from 'presigned-upload';
+    import * as full from 'presigned-upload/full';
+    const required = createRequire(import.meta.url)('presigned-upload');
+    const up = new Uploader({ presign: '${base}/backend/presign', verify: '${base}/backend/verify' });
+    const r = await up.upload(new File(['from the installed package'], 'consumer-node.txt', { type: 'text/plain' }));
+    console.log(JSON.stringify({ verified: r.verified, same: required.Uploader === Uploader, full: typeof full.Uploader }));`;
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: app });
+  assert.deepEqual(JSON.parse(stdout), { verified: true, same: true, full: 'function' });
+  const version = await run(join(app, 'node_modules/.bin/presigned-upload'), ['--version'], { cwd: app });
+  assert.equal(version.stdout.trim(), JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')).version);
+});
 // ---------------------------------------------------------------- the Vite app in Chromium
 
 /** Opens a page of the app and uploads through Uploader and through putFile; checks both in the store. */
