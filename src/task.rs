@@ -695,8 +695,10 @@ struct Shared {
 }
 
 impl Shared {
+    /// Holds the task in any state that is not final: before `start()` has run, the run
+    /// waits for `resume()`.
     fn pause(&self) {
-        if self.state.get() == State::Running {
+        if matches!(self.state.get(), State::Idle | State::Running) {
             self.state.set(State::Paused);
             if let Some(c) = self.run.borrow().as_ref() {
                 c.abort();
@@ -712,7 +714,7 @@ impl Shared {
 
     fn resume(&self) {
         if self.state.get() == State::Paused {
-            self.state.set(State::Running);
+            self.state.set(if self.started.get() { State::Running } else { State::Idle });
             self.wake();
         }
     }
@@ -794,9 +796,15 @@ impl Shared {
         if self.state.get() == State::Aborted {
             return Err(UploadError::aborted());
         }
-        self.state.set(State::Running);
+        if self.state.get() == State::Idle {
+            self.state.set(State::Running);
+        }
         let mut resumed = false;
         let result = loop {
+            // A pause before the first run (or between runs) holds until `resume()`.
+            if let Err(e) = self.wait_resume().await {
+                break Err(e);
+            }
             if self.state.get() == State::Aborted || platform::is_aborted(self.user.as_ref()) {
                 break Err(UploadError::aborted());
             }
@@ -813,9 +821,6 @@ impl Shared {
                 Err(e) if e.code == ErrorCode::Aborted && self.state.get() == State::Paused => {
                     if let Work::Multi(m) = &self.work {
                         m.ledger.borrow_mut().cancel_all();
-                    }
-                    if let Err(e) = self.wait_resume().await {
-                        break Err(e);
                     }
                     resumed = true;
                 }
@@ -858,7 +863,8 @@ impl UploadTask {
         crate::platform::spawn_promise(async move { shared.start().await.map_err(|e| js_error(&e)) })
     }
 
-    /// Stops sending: in-flight part PUTs are cancelled. No effect unless running.
+    /// Stops sending: in-flight part PUTs are cancelled. Called before or right after
+    /// `start()`, nothing is sent until `resume()`. No effect once the task has ended.
     pub fn pause(&self) {
         self.shared.pause();
     }

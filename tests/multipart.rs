@@ -416,3 +416,38 @@ fn multipart_options_are_validated() {
     }
     assert!(Uploader::new(base(&[("threshold", (5 * MIB).into()), ("partSize", (5 * MIB).into()), ("concurrency", 16.into())], "").unchecked_into()).is_ok());
 }
+
+/// The counters that show whether an upload began: presigns (sample backend), PUTs to the
+/// store, and multipart creates.
+async fn begun(h: &JsValue) -> (f64, f64, f64, f64) {
+    let s = stats().await;
+    (get_num(&s, "backend_presign"), get_num(&s, "store_put"), get_num(&s, "backend_verify"), get_num(h, "creates"))
+}
+
+#[wasm_bindgen_test]
+async fn a_pause_right_after_start_holds_until_resume() {
+    // One task below the threshold (a single PUT), one above it (multipart).
+    for (size, name) in [(MIB, "held-single.bin"), (6 * MIB, "held-multi.bin")] {
+        let h = harness("");
+        let up = mp_uploader(&h, &[], None);
+        let f = file(size, name, "application/octet-stream");
+        let task: JsValue = up.create_upload(f.clone().into(), opts(&h)).unwrap().into();
+        let before = begun(&h).await;
+        let p: Promise = get(&task, "start").unchecked_into::<Function>().call0(&task).unwrap().unchecked_into();
+        get(&task, "pause").unchecked_into::<Function>().call0(&task).unwrap();
+        sleep_ms(500).await;
+        assert_eq!(get_str(&task, "state"), "paused", "{name}");
+        assert_eq!(begun(&h).await, before, "{name}: a request went out while paused");
+        assert_eq!(get(&h, "progress").unchecked_into::<Array>().length(), 0, "{name}: progress while paused");
+        get(&task, "resume").unchecked_into::<Function>().call0(&task).unwrap();
+        let r = ok(p).await;
+        let after = begun(&h).await;
+        if size < 5 * MIB {
+            assert_eq!((after.0 - before.0, after.1 - before.1, after.3), (1.0, 1.0, 0.0), "{name}: one presign, one PUT");
+        } else {
+            assert_eq!((after.0 - before.0, after.3), (0.0, 1.0), "{name}: one create, no single-PUT presign");
+        }
+        assert_eq!(after.2 - before.2, 1.0, "{name}: one verify");
+        assert_stored(&get_str(&r, "fileUuid"), &f).await;
+    }
+}
