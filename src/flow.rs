@@ -257,6 +257,12 @@ pub(crate) struct UploadJob<'a> {
 /// presign → PUT → verify. Resolves only when S3 answered 2xx and verification (if any) passed.
 pub(crate) async fn upload(source: &Source, job: UploadJob<'_>) -> Result<Uploaded, UploadError> {
     let started = js_sys::Date::now();
+    let (presigned, put) = send(source, &job).await?;
+    finish(source, &job, presigned, put, started).await
+}
+
+/// presign → PUT: the first half of [`upload`]. Gives the URL that worked and the PUT's outcome.
+pub(crate) async fn send(source: &Source, job: &UploadJob<'_>) -> Result<(Presigned, PutDone), UploadError> {
     job.progress.emit(Phase::Presign, 0.0, 1.0);
     let mut presigned = source.presign(&job.file_name, &job.content_type, job.size, job.signal).await?;
     job.progress.emit(Phase::Presign, 1.0, 1.0);
@@ -272,6 +278,12 @@ pub(crate) async fn upload(source: &Source, job: UploadJob<'_>) -> Result<Upload
         allow_insecure_http: source.allow_insecure_http(),
     };
     let put = put_loop(&put_job, &mut presigned, Some(Refresh { source, file_name: &job.file_name })).await?;
+    Ok((presigned, put))
+}
+
+/// verify: the second half of [`upload`], for a file whose PUT landed (`started`: when the
+/// upload began, for `durationMs`).
+pub(crate) async fn finish(source: &Source, job: &UploadJob<'_>, presigned: Presigned, put: PutDone, started: f64) -> Result<Uploaded, UploadError> {
     platform::check_abort(job.signal)?;
     job.progress.emit(Phase::Verify, 0.0, 1.0);
     let verified = source.verify(&presigned.file_uuid, job.signal).await.map_err(verify_error)?;

@@ -678,6 +678,9 @@ struct Single {
     transport: TransportKind,
     timeout_ms: u64,
     progress: Rc<Progress>,
+    /// When the first run began, and the PUT once it landed: a resume after that only verifies.
+    started: Cell<f64>,
+    sent: RefCell<Option<(Presigned, PutDone)>>,
 }
 
 enum Work {
@@ -756,7 +759,19 @@ impl Shared {
                     signal: Some(signal),
                     progress: s.progress.clone(),
                 };
-                flow::upload(&s.source, job).await.map(upload_result)
+                if s.started.get() == 0.0 {
+                    s.started.set(js_sys::Date::now());
+                }
+                let sent = s.sent.borrow().clone();
+                let (presigned, put) = match sent {
+                    Some(done) => done,
+                    None => {
+                        let done = flow::send(&s.source, &job).await?;
+                        *s.sent.borrow_mut() = Some(done.clone());
+                        done
+                    }
+                };
+                flow::finish(&s.source, &job, presigned, put, s.started.get()).await.map(upload_result)
             }
             Work::Multi(m) => {
                 let started = js_sys::Date::now();
@@ -963,6 +978,8 @@ fn build(source: &Source, multipart: Option<&Rc<MultipartCore>>, put_timeout_ms:
             transport,
             timeout_ms: put_timeout_ms,
             progress,
+            started: Cell::new(0.0),
+            sent: RefCell::new(None),
         }),
     };
     Ok(UploadTask {

@@ -451,3 +451,43 @@ async fn a_pause_right_after_start_holds_until_resume() {
         assert_stored(&get_str(&r, "fileUuid"), &f).await;
     }
 }
+
+#[wasm_bindgen_test]
+async fn a_pause_during_verify_resumes_with_verify_only() {
+    let web = web_base();
+    // A verify callback that pauses the task on its first call and holds that call for 2 s
+    // (the pause cancels it), then asks the sample backend.
+    let verify = js_fn(
+        "web",
+        "globalThis.__verifyCalls = 0; return async (uuid) => {
+           if (++globalThis.__verifyCalls === 1) { globalThis.__task.pause(); await new Promise(r => setTimeout(r, 2000)); }
+           const r = await fetch(web + '/backend/verify', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ file_uuid: uuid }) });
+           if (!r.ok) throw new Error('verify answered ' + r.status);
+           return r.json(); };",
+    )
+    .call1(&JsValue::NULL, &web.into())
+    .unwrap();
+    let up = Uploader::new(o(&[("presign", format!("{web}/backend/presign").into()), ("verify", verify), ("credentials", "omit".into())]).unchecked_into()).unwrap();
+    let name = format!("verify-pause-{}.bin", now() as u64);
+    let f = file(2 * MIB, &name, "application/octet-stream");
+    let task: JsValue = up.create_upload(f.clone().into(), None).unwrap().into();
+    js_sys::Reflect::set(&js_sys::global(), &"__task".into(), &task).unwrap();
+    let s0 = stats().await;
+    let p: Promise = get(&task, "start").unchecked_into::<Function>().call0(&task).unwrap().unchecked_into();
+    wait_state(&task, "paused").await;
+    js_sys::Reflect::delete_property(js_sys::global().unchecked_ref::<js_sys::Object>(), &"__task".into()).unwrap();
+    assert_eq!(global_num("__verifyCalls"), 1.0, "paused during the first verify");
+    get(&task, "resume").unchecked_into::<Function>().call0(&task).unwrap();
+    let r = ok(p).await;
+    let s1 = stats().await;
+    assert_eq!(get_num(&s1, "backend_presign") - get_num(&s0, "backend_presign"), 1.0, "one presign, not a second after the resume");
+    assert_eq!(get_num(&s1, "store_put") - get_num(&s0, "store_put"), 1.0, "one PUT, not a second after the resume");
+    assert_eq!(global_num("__verifyCalls"), 2.0, "verify asked again after the resume");
+    assert_eq!(get(&r, "verified").as_bool(), Some(true));
+    assert_stored(&get_str(&r, "fileUuid"), &f).await;
+    // The store holds one object for this file name: the one the result names.
+    let listed = get_json(&format!("{web}/__dev/uploads?prefix={name}")).await;
+    let stored: Vec<JsValue> = listed.unchecked_into::<Array>().iter().filter(|u| get(u, "stored").as_bool() == Some(true)).collect();
+    assert_eq!(stored.len(), 1, "one object in the store");
+    assert_eq!(get_str(&stored[0], "file_uuid"), get_str(&r, "fileUuid"));
+}
