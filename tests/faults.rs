@@ -248,6 +248,35 @@ async fn verify_404_or_500_rejects_verify_failed_and_never_resolves_as_uploaded(
     clear_faults().await;
 }
 
+#[wasm_bindgen_test]
+async fn a_verify_2xx_with_an_empty_body_or_json_that_is_not_an_object_counts_as_verified() {
+    let web = web_base();
+    let hexnode = client().await;
+    let backend = Uploader::new(
+        o(&[("presign", format!("{web}/backend/presign").into()), ("verify", format!("{web}/backend/verify").into()), ("retry", fast_retry(&[]))]).unchecked_into(),
+    )
+    .unwrap();
+    for (kind, raw) in [("empty", JsValue::NULL), ("true", JsValue::TRUE), ("string", JsValue::from_str("ok"))] {
+        for (via, path, counter) in [("hexnode", VERIFY, "api_verify"), ("backend", "/backend/verify", "backend_verify")] {
+            arm(&format!(r#"{{"match": "{path}", "bad_json": "{kind}"}}"#)).await;
+            let before = Counts::now().await;
+            let f = file(100, "verified.txt", "text/plain");
+            let p = if via == "hexnode" { hexnode.upload(f.clone().into(), None) } else { backend.upload(f.clone().into(), None) };
+            let r = ok(p).await;
+            assert_eq!(get(&r, "verified").as_bool(), Some(true), "{kind} via {via}");
+            assert!(js_sys::Object::is(&get(&r, "verify"), &raw), "{kind} via {via}: verify is {:?}", get(&r, "verify"));
+            assert!(get(&r, "fileId").is_undefined(), "{kind} via {via}: no id in the answer");
+            assert_eq!(before.grew_all(&["store_put", counter, "fault_bad_json"]).await, vec![1.0, 1.0, 1.0], "{kind} via {via}");
+            assert_stored(&r, &f).await;
+        }
+    }
+    // A 2xx with an HTML page is not a verification: the file was sent, verifying it failed.
+    arm(&format!(r#"{{"match": "{VERIFY}", "bad_json": "html"}}"#)).await;
+    let e = fails_with(hexnode.upload(file(100, "verified.txt", "text/plain").into(), None), "verify_failed").await;
+    assert!(get_str(&e, "message").contains("HTML"), "{}", describe(&e));
+    clear_faults().await;
+}
+
 // ---------------------------------------------------------------- abort and timeouts
 
 /// Aborts `ctl` and returns how long after the abort (page time) `p` settled, and its error.

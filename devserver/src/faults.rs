@@ -21,7 +21,9 @@
 //!   Hexnode's "Request was throttled. Expected available in N seconds." with `Retry-After`),
 //!   `reset` (`true` or `{"after_bytes": n}`: read part of the body, then drop the connection
 //!   with a TCP reset), `expire` (`true`: S3's 403 AccessDenied "Request has expired"),
-//!   `bad_json` (`"html"`: 200 with an HTML page; `"truncated"`: 200 with JSON cut short);
+//!   `bad_json` (`"html"`: 200 with an HTML page; `"truncated"`: 200 with JSON cut short;
+//!   `"empty"`: 204 with no body; `"true"` and `"string"`: 200 with the JSON `true` or `"ok"`,
+//!   which a verify endpoint may answer);
 //! * modifiers, alone or with an effect: `delay_ms` (wait first, then go on) and `no_cors`
 //!   (`true`: the answer carries no CORS headers; a preflight still passes).
 //!
@@ -210,6 +212,12 @@ pub enum BadJson {
     Html,
     /// JSON cut short.
     Truncated,
+    /// A 204 with no body.
+    Empty,
+    /// A 200 with the JSON `true`.
+    True,
+    /// A 200 with the JSON string `"ok"`.
+    Text,
 }
 
 /// The main effect of a fault.
@@ -745,9 +753,12 @@ fn parse_rule(o: &Map<String, Value>, prefix: &str) -> Result<Rule, String> {
         Some(Value::String(s)) if s == "truncated" => {
             effects.push(Effect::BadJson(BadJson::Truncated));
         }
+        Some(Value::String(s)) if s == "empty" => effects.push(Effect::BadJson(BadJson::Empty)),
+        Some(Value::String(s)) if s == "true" => effects.push(Effect::BadJson(BadJson::True)),
+        Some(Value::String(s)) if s == "string" => effects.push(Effect::BadJson(BadJson::Text)),
         Some(_) => {
             return Err(format!(
-                "{}: must be \"html\" or \"truncated\"",
+                "{}: must be \"html\", \"truncated\", \"empty\", \"true\" or \"string\"",
                 field(prefix, "bad_json")
             ))
         }
@@ -1039,6 +1050,9 @@ pub fn bad_json(kind: BadJson) -> Response<RespBody> {
             "application/json",
             "{\"presigned_url\": \"http://127.0.0.1:1/uploads/5f0c?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Cred",
         ),
+        BadJson::Empty => util::response(StatusCode::NO_CONTENT, "application/json", ""),
+        BadJson::True => util::response(StatusCode::OK, "application/json", "true"),
+        BadJson::Text => util::response(StatusCode::OK, "application/json", "\"ok\""),
     };
     resp.headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));

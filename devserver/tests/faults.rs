@@ -687,3 +687,28 @@ async fn random_mode_faults_its_targets_at_its_rate() {
     stack.arm(json!({"random": {"rate": 0.0, "seed": 9}})).await;
     assert_eq!(stack.put(&url, b"r").await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn bad_json_answers_a_204_true_or_a_json_string() {
+    let stack = Stack::start(true).await;
+    stack
+        .arm(json!([
+            {"match": VERIFY, "bad_json": "empty"},
+            {"match": VERIFY, "bad_json": "true"},
+            {"match": VERIFY, "bad_json": "string"}
+        ]))
+        .await;
+    for (status, body) in [
+        (StatusCode::NO_CONTENT, ""),
+        (StatusCode::OK, "true"),
+        (StatusCode::OK, "\"ok\""),
+    ] {
+        let r = stack.api_post(VERIFY, &json!({"file_uuid": "x"})).await;
+        assert_eq!((r.status, r.text().as_str()), (status, body));
+        assert_eq!(r.header("access-control-allow-origin"), Some(ORIGIN));
+    }
+    assert_eq!(stack.stats().await["fault_bad_json"], 3);
+    let r = stack.script(json!({"match": VERIFY, "bad_json": "maybe"})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.text().contains("bad_json"), "{}", r.text());
+}
