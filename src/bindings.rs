@@ -76,7 +76,8 @@ export interface UploadAllEntry { file: File | Blob; /** Required for a Blob. */
 export type UploadAllResult = { ok: true; result: UploadResult } | { ok: false; error: UploadError };
 /** Every error code. */
 export type UploadErrorCode = "invalid_input" | "unauthorized" | "forbidden" | "rate_limited" | "presign_failed" | "url_expired" | "too_large"
-  | "upload_rejected" | "network" | "cors" | "aborted" | "verify_failed" | "bad_response";
+  | "upload_rejected" | "network" | "cors" | "aborted" | "verify_failed" | "bad_response"
+  | "server_error";
 /** What every promise of this package rejects with: an `Error` whose `name` is "UploadError". */
 export interface UploadError extends Error { name: "UploadError"; code: UploadErrorCode; status?: number; s3Code?: string; requestId?: string; retryable: boolean; retryAfterMs?: number }
 "#;

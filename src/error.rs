@@ -43,11 +43,13 @@ pub enum ErrorCode {
     VerifyFailed,
     /// A server answered something that could not be understood.
     BadResponse,
+    /// `deleteFiles`/`deployFile`: the API answered 408 or 5xx after the retries.
+    ServerError,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 14] = [
         ErrorCode::InvalidInput,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
@@ -61,6 +63,7 @@ impl ErrorCode {
         ErrorCode::Aborted,
         ErrorCode::VerifyFailed,
         ErrorCode::BadResponse,
+        ErrorCode::ServerError,
     ];
 
     /// The stable snake_case name JavaScript sees, e.g. `"url_expired"`.
@@ -79,6 +82,7 @@ impl ErrorCode {
             ErrorCode::Aborted => "aborted",
             ErrorCode::VerifyFailed => "verify_failed",
             ErrorCode::BadResponse => "bad_response",
+            ErrorCode::ServerError => "server_error",
         }
     }
 

@@ -277,6 +277,47 @@ async fn a_verify_2xx_with_an_empty_body_or_json_that_is_not_an_object_counts_as
     clear_faults().await;
 }
 
+const DELETE: &str = "/api/v1/filemanagement/delete-files/";
+const DEPLOY: &str = "/api/v1/actions/deploy-file/";
+
+#[wasm_bindgen_test]
+async fn delete_and_deploy_errors_get_the_codes_the_readme_table_names() {
+    let client = client().await;
+    let r = ok(client.upload(file(20, "codes.txt", "text/plain").into(), None)).await;
+    let ids: JsValue = Array::of1(&get(&r, "fileId")).into();
+    let deploy_req = || o(&[("fileIds", ids.clone()), ("filePath", "/sdcard/Download".into()), ("devices", Array::of1(&5.into()).into())]);
+    // (status, times, code): a 5xx still failing after the retries is `server_error`, a refusal
+    // of the input `invalid_input` naming the field, never `bad_response`. (408 is pinned by the
+    // host tests: Chromium itself resends a request answered 408 on a reused connection.)
+    for (status, times, code) in [(500, RETRIES + 1, "server_error"), (503, RETRIES + 1, "server_error"), (404, 1, "invalid_input"), (400, 1, "invalid_input")] {
+        for (path, counter) in [(DELETE, "api_delete"), (DEPLOY, "api_deploy")] {
+            arm(&format!(r#"{{"match": "{path}", "times": {times}, "status": {status}, "retry_after": 0}}"#)).await;
+            let before = Counts::now().await;
+            let p = if path == DELETE { client.delete_files(ids.clone()) } else { client.deploy_file(deploy_req().unchecked_into()) };
+            let e = fails_with(p, code).await;
+            assert_eq!(get_num(&e, "status"), f64::from(status), "{path} {status}: {}", describe(&e));
+            assert_eq!(before.grew(counter).await, f64::from(times), "{path} {status}: retried as the policy says");
+            if code == "invalid_input" {
+                assert!(get_str(&e, "message").starts_with("fileIds"), "{path} {status}: names the field: {}", describe(&e));
+            }
+        }
+    }
+    clear_faults().await;
+}
+
+#[wasm_bindgen_test]
+async fn a_verify_answering_401_403_or_429_after_the_put_keeps_its_code() {
+    let no_retry = hexnode(o(&[("retries", 0.into())])).await;
+    for (status, code) in [(401, "unauthorized"), (403, "forbidden"), (429, "rate_limited")] {
+        arm(&format!(r#"{{"match": "{VERIFY}", "status": {status}, "retry_after": 0}}"#)).await;
+        let before = Counts::now().await;
+        let e = fails_with(no_retry.upload(file(10, "verify-code.txt", "text/plain").into(), None), code).await;
+        assert_eq!(get_num(&e, "status"), f64::from(status));
+        assert_eq!(before.grew_all(&["store_put", "api_verify"]).await, vec![1.0, 1.0], "{status}: the PUT landed, then verify failed");
+    }
+    clear_faults().await;
+}
+
 // ---------------------------------------------------------------- abort and timeouts
 
 /// Aborts `ctl` and returns how long after the abort (page time) `p` settled, and its error.
@@ -455,6 +496,9 @@ async fn no_error_message_or_console_line_ever_shows_the_key_or_a_url_secret() {
     // verify_failed: an API that echoes the key and the URL in its error.
     arm(&format!(r#"{{"match": "{VERIFY}", "status": 500, "message": "verify {{authorization}} {{url}}"}}"#)).await;
     expect("verify_failed", fails(no_retry.upload(file(10, "v.txt", "text/plain").into(), None)).await);
+    // server_error: a delete that fails with 500 and echoes the key and the URL.
+    arm(&format!(r#"{{"match": "{DELETE}", "status": 500, "message": "delete {{authorization}} {{url}}"}}"#)).await;
+    expect("server_error", fails(no_retry.delete_files(Array::of1(&1.into()).into())).await);
     // bad_response: JSON cut short in the middle of a presigned URL.
     arm(&format!(r#"{{"match": "{PRESIGN}", "bad_json": "truncated"}}"#)).await;
     expect("bad_response", fails(client.upload(file(10, "b.txt", "text/plain").into(), None)).await);
@@ -466,7 +510,7 @@ async fn no_error_message_or_console_line_ever_shows_the_key_or_a_url_secret() {
     let codes: Vec<&str> = errors.iter().map(|(c, _)| c.as_str()).collect();
     for code in [
         "invalid_input", "unauthorized", "forbidden", "rate_limited", "presign_failed", "url_expired", "too_large", "upload_rejected", "network", "cors", "aborted",
-        "verify_failed", "bad_response",
+        "verify_failed", "bad_response", "server_error",
     ] {
         assert!(codes.contains(&code), "{code} was not provoked");
     }

@@ -73,6 +73,7 @@ expectType<
     UploadErrorCode,
     | "invalid_input" | "unauthorized" | "forbidden" | "rate_limited" | "presign_failed" | "url_expired"
     | "too_large" | "upload_rejected" | "network" | "cors" | "aborted" | "verify_failed" | "bad_response"
+    | "server_error"
   >
 >(true);
 expectType<Equal<Progress["phase"], "presign" | "upload" | "verify">>(true);
@@ -103,6 +104,7 @@ function advice(e: UploadError): string {
     case "aborted": return "cancelled";
     case "verify_failed": return "sent but not verified";
     case "bad_response": return `odd answer ${extra}`;
+    case "server_error": return `server failed: ${e.status ?? "?"}`;
     default: {
       const unhandled: never = e.code;
       return unhandled;
