@@ -227,11 +227,19 @@ async fn network_or_cors(url: &str, probe: bool) -> UploadError {
         return network;
     }
     if transport::origin_reachable(url).await {
-        UploadError::cors("the PUT to the presigned URL")
+        UploadError::cors("PUT to the presigned URL")
     } else {
-        network
+        UploadError::new(ErrorCode::Network, NO_ANSWER)
     }
 }
+
+/// The last attempt's bare failure when no answer of the store was ever readable and its origin
+/// did not answer a probe: browsers (opaque-response blocking) show an unreachable store and a
+/// bucket whose CORS has no rule for this page the same way, so the message names both.
+const NO_ANSWER: &str = "The PUT to the presigned URL failed on every attempt before any answer could be read, and the store's origin did not answer a probe either. \
+The browser shows an unreachable store and a bucket whose CORS has no rule for this page's origin the same way; on a first setup the bucket's CORS is the likely cause. \
+The bucket's CORS rules must allow: AllowedOrigins this page's origin, AllowedMethods PUT, AllowedHeaders content-type, ExposeHeaders ETag (the browser console shows the exact CORS message). \
+Otherwise check the network and the URL's host.";
 
 /// What `upload()` gives back.
 pub(crate) struct Uploaded {

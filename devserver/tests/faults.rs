@@ -712,3 +712,102 @@ async fn bad_json_answers_a_204_true_or_a_json_string() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.text().contains("bad_json"), "{}", r.text());
 }
+
+/// A preflight to the store from `origin` for `method` with `headers`.
+async fn preflight(stack: &Stack, url: &str, origin: &str, method: &str, headers: &str) -> Resp {
+    let mut h = vec![("origin", origin), ("access-control-request-method", method)];
+    if !headers.is_empty() {
+        h.push(("access-control-request-headers", headers));
+    }
+    stack.send(Method::OPTIONS, url, &h, "").await
+}
+
+fn no_cors_header(r: &Resp, what: &str) {
+    let cors: Vec<_> = r
+        .headers
+        .keys()
+        .filter(|k| k.as_str().starts_with("access-control-"))
+        .collect();
+    assert!(cors.is_empty(), "{what}: {cors:?}");
+}
+
+/// `POST /__cors` with S3's CORS JSON.
+async fn set_cors(stack: &Stack, rules: Value) -> Resp {
+    stack
+        .send(
+            Method::POST,
+            &format!("{}/__cors", stack.web()),
+            &[("content-type", "application/json")],
+            rules.to_string(),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn bucket_cors_rules_apply_to_every_method_preflight_and_error_as_s3_does() {
+    let stack = Stack::start(true).await;
+    let s3 = format!("http://{}", stack.s3_addr());
+    let (url, uuid) = stack.presign("cors.txt").await;
+    // No rule for this origin: nothing carries CORS headers, preflight, GET / and errors
+    // included; the PUT itself still works for a client that does not enforce CORS.
+    let r = set_cors(&stack, json!([{"AllowedOrigins": ["https://other.example"], "AllowedMethods": ["PUT"], "AllowedHeaders": ["*"]}])).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["rules"], 1);
+    let r = preflight(&stack, &url, ORIGIN, "PUT", "content-type").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(s3_code(&r.text()), "AccessForbidden");
+    no_cors_header(&r, "preflight from an origin outside the rules");
+    let r = stack.send(Method::GET, &format!("{s3}/"), &[("origin", ORIGIN)], "").await;
+    no_cors_header(&r, "GET /");
+    let r = stack.put(&format!("{url}x"), b"bad signature").await;
+    assert!(r.status.is_client_error(), "{}", r.status);
+    no_cors_header(&r, "an error answer");
+    let r = stack.put(&url, b"hello").await;
+    assert_eq!(r.status, StatusCode::OK);
+    no_cors_header(&r, "a success answer");
+    assert!(stack.stored(&uuid).await);
+
+    // A rule for the origin that lacks PUT, then one that lacks the content-type header.
+    set_cors(&stack, json!([{"AllowedOrigins": [ORIGIN], "AllowedMethods": ["GET", "POST"], "AllowedHeaders": ["*"], "ExposeHeaders": ["ETag"]}])).await;
+    let r = preflight(&stack, &url, ORIGIN, "PUT", "content-type").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    no_cors_header(&r, "preflight for a method outside the rule");
+    let r = preflight(&stack, &url, ORIGIN, "GET", "").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.header("access-control-allow-origin"), Some(ORIGIN));
+    assert_eq!(r.header("access-control-allow-methods"), Some("GET, POST"));
+    let r = stack.send(Method::GET, &format!("{s3}/"), &[("origin", ORIGIN)], "").await;
+    assert_eq!(r.header("access-control-allow-origin"), Some(ORIGIN), "GET is in the rule");
+    let r = stack.put(&url, b"hello").await;
+    no_cors_header(&r, "a PUT outside the rule");
+    set_cors(&stack, json!({"CORSRules": [{"AllowedOrigins": ["http://127.0.0.1:*"], "AllowedMethods": ["PUT"], "AllowedHeaders": ["x-amz-*"], "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 60}]})).await;
+    let r = preflight(&stack, &url, ORIGIN, "PUT", "content-type").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    no_cors_header(&r, "preflight for a header outside the rule");
+    let r = preflight(&stack, &url, ORIGIN, "PUT", "x-amz-date").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.header("access-control-max-age"), Some("60"));
+    assert_eq!(r.header("access-control-allow-headers"), Some("x-amz-date"));
+    let r = stack.put(&url, b"hello").await;
+    assert_eq!(r.header("access-control-allow-origin"), Some(ORIGIN), "the actual PUT is matched on origin and method only");
+    assert_eq!(r.header("access-control-expose-headers"), Some("ETag"));
+
+    // Bad rules are refused naming the field; DELETE goes back to the default.
+    let r = set_cors(&stack, json!([{"AllowedOrigins": ["*"], "AllowedMethods": ["PATCH"]}])).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.text().contains("CORSRules[0].AllowedMethods[0]"), "{}", r.text());
+    let r = stack.send(Method::DELETE, &format!("{}/__cors", stack.web()), &[], "").await;
+    assert_eq!(r.json()["rules"], Value::Null);
+    let r = preflight(&stack, &url, ORIGIN, "DELETE", "content-type,x-custom").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.header("access-control-expose-headers"), Some("ETag, x-amz-request-id"));
+}
+
+#[tokio::test]
+async fn the_cors_control_is_404_without_faults() {
+    let stack = Stack::start(false).await;
+    let r = stack
+        .send(Method::POST, &format!("{}/__cors", stack.web()), &[("content-type", "application/json")], "[]")
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
