@@ -255,26 +255,39 @@ async fn an_already_aborted_signal_rejects_before_any_request() {
 
 #[wasm_bindgen_test]
 async fn abort_during_the_put_rejects_at_once_and_never_verifies() {
+    let size = 48 * 1024 * 1024;
     for transport in ["xhr", "fetch"] {
         let (client, _) = client().await;
+        // The store holds the body back for 4 s (it has seen the PUT begin), so the abort
+        // lands while the bytes are still on their way.
+        arm(r#"{"match": "store_put", "delay_ms": 4000}"#).await;
+        let before = Counts::now().await;
         let ctl = web_sys::AbortController::new().unwrap();
-        let verifies = stat("api_verify").await;
-        let abort_at = js_sys::Array::new();
-        // Abort when the upload phase starts (XHR: first progress event; fetch: the 0 event).
-        let on_progress: Function = js_fn("ctl, at", "return (p) => { if (p.phase === 'upload' && !ctl.signal.aborted) { at.push(Date.now()); ctl.abort(); } };")
-            .call2(&JsValue::NULL, &ctl, &abort_at)
-            .unwrap()
-            .unchecked_into();
-        let p = client.upload(
-            blob(48 * 1024 * 1024, "application/octet-stream").into(),
-            upload_opts(&[("fileName", "abort.bin".into()), ("signal", ctl.signal().into()), ("onProgress", on_progress.into()), ("transport", transport.into())]),
-        );
-        fails_with(p, "aborted").await;
-        let took = now() - abort_at.get(0).as_f64().expect("aborted during upload");
+        let (cb, log) = progress_recorder();
+        let p = timed(client.upload(
+            blob(size, "application/octet-stream").into(),
+            upload_opts(&[("fileName", "abort.bin".into()), ("signal", ctl.signal().into()), ("onProgress", cb.into()), ("transport", transport.into())]),
+        ));
+        let moving = |log: &Array| log.iter().any(|e| get_str(&e, "phase") == "upload" && get_num(&e, "loaded") > 0.0 && get_num(&e, "loaded") < f64::from(size));
+        let began = wait_until(5000.0, || {
+            let log = log.clone();
+            let before = &before;
+            async move { before.grew("store_put").await >= 1.0 && (transport == "fetch" || moving(&log)) }
+        })
+        .await;
+        assert!(began, "{transport}: the store saw the PUT begin{}", if transport == "xhr" { " and bytes were sent" } else { "" });
+        let t = now();
+        ctl.abort();
+        let r = ok(p).await;
+        assert_eq!(get(&r, "ok").as_bool(), Some(false), "{transport}: an aborted upload rejects");
+        assert_eq!(get_str(&get(&r, "error"), "code"), "aborted", "{transport}: {}", describe(&get(&r, "error")));
+        let took = get_num(&r, "at") - t;
         assert!(took < 1000.0, "{transport}: rejected {took} ms after the abort");
         sleep_ms(300).await;
-        assert_eq!(stat("api_verify").await, verifies, "{transport}: no verify after an aborted PUT");
+        assert_eq!(before.grew_all(&["store_put", "api_verify"]).await, vec![1.0, 0.0], "{transport}: one PUT, never verified");
+        assert!(!log.iter().any(|e| get_str(&e, "phase") == "upload" && get_num(&e, "loaded") == f64::from(size)), "{transport}: the upload never completed");
     }
+    clear_faults().await;
 }
 
 #[wasm_bindgen_test]
