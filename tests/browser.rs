@@ -186,23 +186,6 @@ fn check_progress(log: &Array, size: f64) -> usize {
     upload_events
 }
 
-/// Counts calls of `fetch` and `XMLHttpRequest.prototype.send` in this page, to see which
-/// transport ran. Returns the counters object and a function that restores both.
-fn spy_transports() -> (JsValue, Function) {
-    let counts = js_sys::Object::new();
-    let restore: Function = js_fn(
-        "c",
-        "c.fetch = 0; c.xhr = 0; const f = globalThis.fetch; const s = XMLHttpRequest.prototype.send;
-         globalThis.fetch = function () { c.fetch++; return f.apply(this, arguments); };
-         XMLHttpRequest.prototype.send = function () { c.xhr++; return s.apply(this, arguments); };
-         return () => { globalThis.fetch = f; XMLHttpRequest.prototype.send = s; };",
-    )
-    .call1(&JsValue::NULL, &counts)
-    .unwrap()
-    .unchecked_into();
-    (counts.into(), restore)
-}
-
 #[wasm_bindgen_test]
 async fn progress_is_monotone_in_phase_order_and_ends_at_total_with_xhr() {
     let (client, _) = client().await;
