@@ -416,15 +416,18 @@ fn capture_console() -> (Array, Function) {
     (lines, restore)
 }
 
-/// Keeps every presigned URL the API hands out in this page (read from a copy of the answer).
+/// Keeps every presigned URL the API hands out in this page (read from a copy of the answer),
+/// and every URL with a session token that the page sends.
 fn capture_presigned_urls() -> (Array, Function) {
     let urls = Array::new();
     let restore: Function = js_fn(
         "urls",
         "const orig = globalThis.fetch;
          globalThis.fetch = async function (input, init) {
-           const r = await orig.apply(this, arguments);
            const url = typeof input === 'string' ? input : input.url;
+           // A URL signed in the browser (with a session token) is seen as it is sent.
+           if (url.includes('X-Amz-Security-Token')) urls.push(url);
+           const r = await orig.apply(this, arguments);
            // Read the copy before handing the answer over: the package aborts the request's
            // signal (and with it the copy) once it has read the answer.
            if (url.includes('presign')) { try { const j = JSON.parse(await r.clone().text()); if (j && j.presigned_url) urls.push(j.presigned_url); } catch (_) {} }
@@ -437,15 +440,20 @@ fn capture_presigned_urls() -> (Array, Function) {
     (urls, restore)
 }
 
-/// The values of `X-Amz-Signature` and `X-Amz-Credential` of a URL, raw and percent-decoded.
+/// The secrets of a URL, raw and percent-decoded: the values of `X-Amz-Signature`,
+/// `X-Amz-Credential` and `X-Amz-Security-Token`, and the access key id at the head of the
+/// credential.
 fn url_secrets(url: &str) -> Vec<String> {
     let mut out = Vec::new();
     let query = url.split_once('?').map_or("", |(_, q)| q);
     for pair in query.split('&') {
         let Some((k, v)) = pair.split_once('=') else { continue };
-        if k.eq_ignore_ascii_case("X-Amz-Signature") || k.eq_ignore_ascii_case("X-Amz-Credential") {
+        if ["X-Amz-Signature", "X-Amz-Credential", "X-Amz-Security-Token"].iter().any(|n| k.eq_ignore_ascii_case(n)) {
             out.push(v.to_owned());
             if let Some(d) = js_sys::decode_uri_component(v).ok().and_then(|d| d.as_string()) {
+                if k.eq_ignore_ascii_case("X-Amz-Credential") {
+                    out.push(d.split('/').next().unwrap_or_default().to_owned());
+                }
                 out.push(d);
             }
         }
@@ -496,6 +504,22 @@ async fn no_error_message_or_console_line_ever_shows_the_key_or_a_url_secret() {
     // verify_failed: an API that echoes the key and the URL in its error.
     arm(&format!(r#"{{"match": "{VERIFY}", "status": 500, "message": "verify {{authorization}} {{url}}"}}"#)).await;
     expect("verify_failed", fails(no_retry.upload(file(10, "v.txt", "text/plain").into(), None)).await);
+    // upload_rejected with URLs signed in the browser with a session token, from a store that
+    // echoes the whole URL: neither the token nor the access key id may show.
+    let st = store().await;
+    let token = "IQoJb3JpZ2luX2VjEXAMPLEsessionTOKENvalue0123456789abcdefABCDEF";
+    let creds = o(&[("accessKeyId", st.access_key_id.as_str().into()), ("secretAccessKey", st.secret_access_key.as_str().into()), ("sessionToken", token.into())]);
+    let s3 = o(&[
+        ("bucket", st.bucket.as_str().into()),
+        ("region", st.region.as_str().into()),
+        ("endpoint", st.endpoint.as_str().into()),
+        ("forcePathStyle", true.into()),
+        ("credentials", js_fn("c", "return async () => c;").call1(&JsValue::NULL, &creds).unwrap()),
+    ]);
+    let signed_here = Uploader::new(o(&[("s3", s3), ("retry", o(&[("retries", 0.into())]))]).unchecked_into()).unwrap();
+    arm(r#"{"match": "store_put", "status": 403, "s3_code": "SignatureDoesNotMatch", "message": "Mismatch for {url}"}"#).await;
+    expect("upload_rejected", fails(signed_here.upload(file(10, "tok.txt", "text/plain").into(), None)).await);
+    assert!(urls.iter().any(|u| u.as_string().is_some_and(|u| u.contains("X-Amz-Security-Token=") && u.contains(&st.access_key_id))), "a URL with a session token was sent");
     // server_error: a delete that fails with 500 and echoes the key and the URL.
     arm(&format!(r#"{{"match": "{DELETE}", "status": 500, "message": "delete {{authorization}} {{url}}"}}"#)).await;
     expect("server_error", fails(no_retry.delete_files(Array::of1(&1.into()).into())).await);
@@ -514,7 +538,7 @@ async fn no_error_message_or_console_line_ever_shows_the_key_or_a_url_secret() {
     ] {
         assert!(codes.contains(&code), "{code} was not provoked");
     }
-    let mut secrets = vec![c.api_key.clone()];
+    let mut secrets = vec![c.api_key.clone(), token.to_owned(), st.access_key_id.clone(), st.secret_access_key.clone()];
     assert!(urls.length() >= 7, "presigned URLs were seen: {}", urls.length());
     for u in urls.iter() {
         secrets.extend(url_secrets(&u.as_string().unwrap()));
