@@ -368,14 +368,27 @@ async fn a_small_file_task_pauses_and_restarts_its_put() {
     let up = mp_uploader(&h, &[("threshold", (64 * MIB).into())], None);
     let f = file(12 * MIB, "single.bin", "application/octet-stream");
     let task: JsValue = up.create_upload(f.clone().into(), opts(&h)).unwrap().into();
-    let hook = js_fn("t", "let done = false; return (p) => { if (!done && p.phase === 'upload' && p.loaded > 0) { done = true; t.pause(); } };")
-        .call1(&JsValue::NULL, &task)
-        .unwrap();
-    js_sys::Reflect::set(&h, &"onProgressHook".into(), &hook).unwrap();
+    // The store holds the first PUT's body back for 3 s, so the pause lands while it is sent.
+    arm(r#"{"match": "store_put", "delay_ms": 3000}"#).await;
+    let before = Counts::now().await;
     let p: Promise = get(&task, "start").unchecked_into::<Function>().call0(&task).unwrap().unchecked_into();
+    // Pause once the store saw the PUT begin.
+    assert!(wait_until(5000.0, || async { before.grew("store_put").await >= 1.0 }).await, "the PUT reached the store");
+    get(&task, "pause").unchecked_into::<Function>().call0(&task).unwrap();
     wait_state(&task, "paused").await;
+    sleep_ms(3500).await;
+    // The pause stopped the PUT: nothing stored, nothing verified, nothing sent again.
+    assert_eq!(before.grew_all(&["backend_presign", "store_put", "backend_verify"]).await, vec![1.0, 1.0, 0.0], "while paused");
+    assert!(!get(&h, "progress").unchecked_into::<Array>().iter().any(|e| {
+        let e: Array = e.unchecked_into();
+        e.get(0).as_string().as_deref() == Some("upload") && e.get(1).as_f64() == Some(f.size())
+    }), "the first PUT never completed");
+    clear_faults().await;
     get(&task, "resume").unchecked_into::<Function>().call0(&task).unwrap();
     let r = ok(p).await;
+    // The restart sent it once more, from a fresh presign, and verified it once.
+    assert_eq!(before.grew_all(&["backend_presign", "store_put", "backend_verify"]).await, vec![2.0, 2.0, 1.0], "after the resume");
+    assert_eq!(get_num(&r, "attempts"), 1.0, "the restarted PUT went through at once");
     assert_eq!(get_num(&h, "creates"), 0.0, "below the threshold: no multipart");
     assert_stored(&get_str(&r, "fileUuid"), &f).await;
     assert_eq!(get_str(&task, "state"), "done");
