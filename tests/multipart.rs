@@ -28,9 +28,9 @@ fn harness(sign_hook: &str) -> JsValue {
            return r.json();
          };
          const h = { signs: [], creates: 0, completes: 0, aborts: 0, lists: [], uploadIds: [], keys: [], progress: [] };
-         h.create = async (r) => { h.creates++; const v = await post('create', { file_name: r.fileName, content_type: r.contentType, size: r.size }); h.uploadIds.push(v.uploadId); h.keys.push(v.key); return v; };
+         h.create = async (r) => { h.creates++; if (h.createHook) await h.createHook(r); const v = await post('create', { file_name: r.fileName, content_type: r.contentType, size: r.size }); h.uploadIds.push(v.uploadId); h.keys.push(v.key); return v; };
          h.signPart = async (r) => { h.signs.push(r.partNumber); const own = await hook(r, h, post, web); return own || post('sign-part', r); };
-         h.complete = (r) => { h.completes++; return post('complete', r); };
+         h.complete = async (r) => { h.completes++; if (h.completeHook) await h.completeHook(r); return post('complete', r); };
          h.abort = (r) => { h.aborts++; return post('abort', r); };
          h.listParts = async (r) => { const v = await post('list', r); h.lists.push(v.map(p => p.partNumber)); return v; };
          h.onProgress = (p) => { h.progress.push([p.phase, p.loaded, p.total]); if (h.onProgressHook) h.onProgressHook(p); };
@@ -503,4 +503,109 @@ async fn a_pause_during_verify_resumes_with_verify_only() {
     let stored: Vec<JsValue> = listed.unchecked_into::<Array>().iter().filter(|u| get(u, "stored").as_bool() == Some(true)).collect();
     assert_eq!(stored.len(), 1, "one object in the store");
     assert_eq!(get_str(&stored[0], "file_uuid"), get_str(&r, "fileUuid"));
+}
+
+// ---------------------------------------------------------------- failure paths: abort exactly once
+
+/// Sets `h[name]` to a JS function made from `body` (args `r`).
+fn hook(h: &JsValue, name: &str, body: &str) {
+    js_sys::Reflect::set(h, &name.into(), &js_fn("r", body)).unwrap();
+}
+
+/// Checks the end of a failed multipart upload: `abort` called `aborts` times, and the
+/// upload (when one was created) no longer in progress in the store unless `leaveParts`.
+async fn check_aborted(h: &JsValue, case: &str, aborts: f64) {
+    assert_eq!(get_num(h, "aborts"), aborts, "{case}: abort calls");
+    let ids: Array = get(h, "uploadIds").unchecked_into();
+    if let Some(uid) = ids.get(0).as_string() {
+        assert!(!in_progress().await.contains(&uid), "{case}: the upload is still in progress in the store");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_part_out_of_retries_fails_and_aborts_once() {
+    // 500 on every PUT (retryable: 1 + 3 tries), then a 403 (not retryable: 1 try).
+    for (rule, code, tries) in [
+        (r#"{"match": "store_put", "times": 100, "status": 500}"#, "upload_rejected", 4.0),
+        (r#"{"match": "store_put", "times": 100, "status": 403, "s3_code": "AccessDenied", "message": "Access Denied"}"#, "upload_rejected", 1.0),
+    ] {
+        let h = harness("");
+        let up = mp_uploader(&h, &[("concurrency", 1.into())], fast_retry());
+        arm(rule).await;
+        let before = Counts::now().await;
+        let e = fails_with(up.upload(file(6 * MIB, "part-fails.bin", "application/octet-stream").into(), None), code).await;
+        clear_faults().await;
+        assert!(get_str(&e, "message").contains("Part 1"), "{}", describe(&e));
+        assert_eq!(before.grew("store_put").await, tries, "{rule}: tries of the one part");
+        assert_eq!(signs_of(&h, 1) as f64, tries, "{rule}: signed before every try");
+        assert_eq!(get_num(&h, "completes"), 0.0);
+        check_aborted(&h, rule, 1.0).await;
+    }
+}
+
+#[wasm_bindgen_test]
+async fn create_sign_part_or_complete_that_throw_or_fail_abort_once() {
+    let f = || file(6 * MIB, "step-fails.bin", "application/octet-stream");
+    // create throws: nothing was created, so nothing to abort.
+    let h = harness("");
+    hook(&h, "createHook", "throw new Error('create refused');");
+    let e = fails_with(mp_uploader(&h, &[], fast_retry()).upload(f().into(), None), "presign_failed").await;
+    assert!(get_str(&e, "message").contains("create refused"), "{}", describe(&e));
+    assert_eq!((get_num(&h, "creates"), signs_of(&h, 1)), (1.0, 0));
+    check_aborted(&h, "create throws", 0.0).await;
+    // signPart throws.
+    let h = harness("throw new Error('no signature for you');");
+    let e = fails_with(mp_uploader(&h, &[], fast_retry()).upload(f().into(), None), "presign_failed").await;
+    assert!(get_str(&e, "message").contains("no signature for you"), "{}", describe(&e));
+    assert_eq!(get_num(&h, "completes"), 0.0);
+    check_aborted(&h, "signPart throws", 1.0).await;
+    // signPart answers something that is not a signed part.
+    let h = harness("return { nope: true };");
+    fails_with(mp_uploader(&h, &[], fast_retry()).upload(f().into(), None), "bad_response").await;
+    check_aborted(&h, "signPart answers garbage", 1.0).await;
+    // complete throws.
+    let h = harness("");
+    hook(&h, "completeHook", "throw new Error('complete refused');");
+    let e = fails_with(mp_uploader(&h, &[], fast_retry()).upload(f().into(), None), "presign_failed").await;
+    assert!(get_str(&e, "message").contains("complete refused"), "{}", describe(&e));
+    assert_eq!(get_num(&h, "completes"), 1.0);
+    check_aborted(&h, "complete throws", 1.0).await;
+    // complete fails: the store answers CompleteMultipartUpload with 200 and an <Error>, which
+    // the sample backend turns into a 502.
+    let h = harness("");
+    arm(r#"{"match": "store_complete", "times": 1, "status": 200, "s3_code": "InternalError"}"#).await;
+    let before = Counts::now().await;
+    let e = fails_with(mp_uploader(&h, &[], fast_retry()).upload(f().into(), None), "presign_failed").await;
+    clear_faults().await;
+    assert!(get_str(&e, "message").contains("InternalError"), "{}", describe(&e));
+    assert_eq!(before.grew("fault_status").await, 1.0, "the 200-with-<Error> was answered");
+    check_aborted(&h, "complete answered 200 with <Error>", 1.0).await;
+}
+
+#[wasm_bindgen_test]
+async fn verify_failing_after_complete_is_verify_failed_and_never_aborts() {
+    let h = harness("");
+    let up = mp_uploader(&h, &[], Some(o(&[("retries", 0.into())])));
+    arm(r#"{"match": "/backend/verify", "status": 404}"#).await;
+    let e = fails_with(up.upload(file(6 * MIB, "verify-fails.bin", "application/octet-stream").into(), None), "verify_failed").await;
+    clear_faults().await;
+    assert_eq!(get_num(&e, "status"), 404.0);
+    assert_eq!(get_num(&h, "completes"), 1.0);
+    check_aborted(&h, "verify fails after complete", 0.0).await;
+    let key = get(&h, "keys").unchecked_into::<Array>().get(0).as_string().unwrap();
+    assert!(object(&key).await.0, "the completed upload stays stored");
+}
+
+#[wasm_bindgen_test]
+async fn leave_parts_never_aborts_on_any_failure() {
+    let h = harness("");
+    hook(&h, "completeHook", "throw new Error('complete refused');");
+    let up = mp_uploader(&h, &[("leaveParts", true.into())], fast_retry());
+    fails_with(up.upload(file(6 * MIB, "leave2.bin", "application/octet-stream").into(), None), "presign_failed").await;
+    assert_eq!(get_num(&h, "aborts"), 0.0);
+    let uid = get(&h, "uploadIds").unchecked_into::<Array>().get(0).as_string().unwrap();
+    assert!(in_progress().await.contains(&uid), "leaveParts leaves the upload in progress");
+    let key = get(&h, "keys").unchecked_into::<Array>().get(0).as_string().unwrap();
+    let (status, _) = post_json(&format!("{}/backend/multipart/abort", web_base()), &o(&[("uploadId", uid.as_str().into()), ("key", key.into())])).await;
+    assert_eq!(status, 200);
 }

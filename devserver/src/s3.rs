@@ -85,10 +85,13 @@ pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Re
         preflight(&app, req, origin.as_deref(), &request_id).await
     } else {
         let allowed = cors_allowed(&app, origin.as_deref(), req.method().as_str(), &[]);
-        let fired = match (req.method() == Method::PUT, app.faults.as_ref()) {
+        let complete = req.method() == Method::POST
+            && req.uri().query().is_some_and(|q| q.split('&').any(|p| p.starts_with("uploadId=")));
+        let fired = match (req.method() == Method::PUT || complete, app.faults.as_ref()) {
             (true, Some(faults)) => {
                 let key = object_key(&app.info.bucket, req.uri().path());
-                let fired = faults.take(&Target::StorePut { key: &key }, stats);
+                let target = if complete { Target::StoreComplete { key: &key } } else { Target::StorePut { key: &key } };
+                let fired = faults.take(&target, stats);
                 if let Some(f) = &fired {
                     faults.record(f);
                 }
