@@ -57,7 +57,12 @@ pub struct BucketCors {
 
 const METHODS: [&str; 5] = ["GET", "PUT", "HEAD", "POST", "DELETE"];
 
-fn strings(rule: &serde_json::Map<String, Value>, key: &str, at: &str, required: bool) -> Result<Vec<String>, String> {
+fn strings(
+    rule: &serde_json::Map<String, Value>,
+    key: &str,
+    at: &str,
+    required: bool,
+) -> Result<Vec<String>, String> {
     match rule.get(key) {
         None | Some(Value::Null) if !required => Ok(Vec::new()),
         None | Some(Value::Null) => Err(format!("{at}.{key}: is required")),
@@ -97,25 +102,39 @@ impl BucketCors {
         let mut rules = Vec::with_capacity(list.len());
         for (i, r) in list.iter().enumerate() {
             let at = format!("CORSRules[{i}]");
-            let Value::Object(r) = r else { return Err(format!("{at}: must be an object")) };
+            let Value::Object(r) = r else {
+                return Err(format!("{at}: must be an object"));
+            };
             let allowed_origins = strings(r, "AllowedOrigins", &at, true)?;
             check_wildcards(&allowed_origins, "AllowedOrigins", &at)?;
             let allowed_methods = strings(r, "AllowedMethods", &at, true)?;
-            if let Some(i) = allowed_methods.iter().position(|m| !METHODS.contains(&m.as_str())) {
-                return Err(format!("{at}.AllowedMethods[{i}]: must be one of GET, PUT, HEAD, POST, DELETE"));
+            if let Some(i) = allowed_methods
+                .iter()
+                .position(|m| !METHODS.contains(&m.as_str()))
+            {
+                return Err(format!(
+                    "{at}.AllowedMethods[{i}]: must be one of GET, PUT, HEAD, POST, DELETE"
+                ));
             }
-            let allowed_headers: Vec<String> = strings(r, "AllowedHeaders", &at, false)?.into_iter().map(|h| h.to_ascii_lowercase()).collect();
+            let allowed_headers: Vec<String> = strings(r, "AllowedHeaders", &at, false)?
+                .into_iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect();
             check_wildcards(&allowed_headers, "AllowedHeaders", &at)?;
             let expose_headers = strings(r, "ExposeHeaders", &at, false)?;
             let max_age_seconds = match r.get("MaxAgeSeconds") {
                 None | Some(Value::Null) => None,
-                Some(v) => Some(
-                    v.as_u64()
-                        .and_then(|n| u32::try_from(n).ok())
-                        .ok_or_else(|| format!("{at}.MaxAgeSeconds: must be a whole number of seconds"))?,
-                ),
+                Some(v) => Some(v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(
+                    || format!("{at}.MaxAgeSeconds: must be a whole number of seconds"),
+                )?),
             };
-            rules.push(CorsRule { allowed_origins, allowed_methods, allowed_headers, expose_headers, max_age_seconds });
+            rules.push(CorsRule {
+                allowed_origins,
+                allowed_methods,
+                allowed_headers,
+                expose_headers,
+                max_age_seconds,
+            });
         }
         Ok(BucketCors { rules })
     }
@@ -123,11 +142,18 @@ impl BucketCors {
     /// What a request from `origin` with `method` is allowed; with `request_headers` (lower
     /// case) for a preflight. `None`: no rule matches, so no CORS header at all.
     #[must_use]
-    pub fn allowed(&self, origin: &str, method: &str, request_headers: &[String]) -> Option<Allowed> {
+    pub fn allowed(
+        &self,
+        origin: &str,
+        method: &str,
+        request_headers: &[String],
+    ) -> Option<Allowed> {
         let rule = self.rules.iter().find(|r| {
             r.allowed_origins.iter().any(|p| wildcard(p, origin))
                 && r.allowed_methods.iter().any(|m| m == method)
-                && request_headers.iter().all(|h| r.allowed_headers.iter().any(|p| wildcard(p, h)))
+                && request_headers
+                    .iter()
+                    .all(|h| r.allowed_headers.iter().any(|p| wildcard(p, h)))
         })?;
         Some(Allowed {
             origin: origin.to_owned(),
@@ -143,7 +169,9 @@ impl BucketCors {
 pub fn wildcard(pattern: &str, value: &str) -> bool {
     match pattern.split_once('*') {
         None => pattern == value,
-        Some((pre, post)) => value.len() >= pre.len() + post.len() && value.starts_with(pre) && value.ends_with(post),
+        Some((pre, post)) => {
+            value.len() >= pre.len() + post.len() && value.starts_with(pre) && value.ends_with(post)
+        }
     }
 }
 
@@ -169,20 +197,36 @@ mod tests {
 
     #[test]
     fn the_readme_rule_allows_the_put_and_nothing_else() {
-        let c = rules(json!([{ "AllowedOrigins": ["https://your.app"], "AllowedMethods": ["PUT"],
-            "AllowedHeaders": ["content-type"], "ExposeHeaders": ["ETag", "x-amz-request-id"] }]));
-        let a = c.allowed("https://your.app", "PUT", &["content-type".to_owned()]).unwrap();
+        let c = rules(
+            json!([{ "AllowedOrigins": ["https://your.app"], "AllowedMethods": ["PUT"],
+            "AllowedHeaders": ["content-type"], "ExposeHeaders": ["ETag", "x-amz-request-id"] }]),
+        );
+        let a = c
+            .allowed("https://your.app", "PUT", &["content-type".to_owned()])
+            .unwrap();
         assert_eq!(a.origin, "https://your.app");
         assert_eq!(a.expose, "ETag, x-amz-request-id");
-        assert!(c.allowed("https://your.app", "GET", &[]).is_none(), "GET is not in the rule");
-        assert!(c.allowed("https://other.app", "PUT", &[]).is_none(), "another origin");
-        assert!(c.allowed("https://your.app", "PUT", &["x-custom".to_owned()]).is_none(), "a header outside the rule");
+        assert!(
+            c.allowed("https://your.app", "GET", &[]).is_none(),
+            "GET is not in the rule"
+        );
+        assert!(
+            c.allowed("https://other.app", "PUT", &[]).is_none(),
+            "another origin"
+        );
+        assert!(
+            c.allowed("https://your.app", "PUT", &["x-custom".to_owned()])
+                .is_none(),
+            "a header outside the rule"
+        );
     }
 
     #[test]
     fn wildcards_match_one_run_and_headers_compare_lower_case() {
-        let c = rules(json!({ "CORSRules": [{ "AllowedOrigins": ["http://127.0.0.1:*"], "AllowedMethods": ["PUT", "GET"],
-            "AllowedHeaders": ["X-Amz-*", "Content-Type"], "MaxAgeSeconds": 60 }] }));
+        let c = rules(
+            json!({ "CORSRules": [{ "AllowedOrigins": ["http://127.0.0.1:*"], "AllowedMethods": ["PUT", "GET"],
+            "AllowedHeaders": ["X-Amz-*", "Content-Type"], "MaxAgeSeconds": 60 }] }),
+        );
         let hs = request_headers(Some("Content-Type, x-amz-date"));
         assert_eq!(hs, ["content-type", "x-amz-date"]);
         let a = c.allowed("http://127.0.0.1:8080", "PUT", &hs).unwrap();
@@ -199,8 +243,17 @@ mod tests {
             { "AllowedOrigins": ["*"], "AllowedMethods": ["PUT"], "AllowedHeaders": ["*"], "ExposeHeaders": ["ETag"] }
         ]));
         assert_eq!(c.allowed("http://x", "GET", &[]).unwrap().expose, "");
-        assert_eq!(c.allowed("http://x", "PUT", &["content-type".to_owned()]).unwrap().expose, "ETag");
-        assert!(c.allowed("http://x", "GET", &["content-type".to_owned()]).is_none(), "the GET rule allows no header");
+        assert_eq!(
+            c.allowed("http://x", "PUT", &["content-type".to_owned()])
+                .unwrap()
+                .expose,
+            "ETag"
+        );
+        assert!(
+            c.allowed("http://x", "GET", &["content-type".to_owned()])
+                .is_none(),
+            "the GET rule allows no header"
+        );
         assert!(rules(json!([])).allowed("http://x", "GET", &[]).is_none());
     }
 
@@ -209,11 +262,26 @@ mod tests {
         for (v, field) in [
             (json!("x"), "must be an array"),
             (json!({ "Rules": [] }), "CORSRules"),
-            (json!([{ "AllowedMethods": ["PUT"] }]), "CORSRules[0].AllowedOrigins"),
-            (json!([{ "AllowedOrigins": ["*"] }]), "CORSRules[0].AllowedMethods"),
-            (json!([{ "AllowedOrigins": ["*"], "AllowedMethods": ["PATCH"] }]), "CORSRules[0].AllowedMethods[0]"),
-            (json!([{ "AllowedOrigins": ["*.*"], "AllowedMethods": ["GET"] }]), "CORSRules[0].AllowedOrigins[0]"),
-            (json!([{ "AllowedOrigins": ["*"], "AllowedMethods": ["GET"], "MaxAgeSeconds": -1 }]), "CORSRules[0].MaxAgeSeconds"),
+            (
+                json!([{ "AllowedMethods": ["PUT"] }]),
+                "CORSRules[0].AllowedOrigins",
+            ),
+            (
+                json!([{ "AllowedOrigins": ["*"] }]),
+                "CORSRules[0].AllowedMethods",
+            ),
+            (
+                json!([{ "AllowedOrigins": ["*"], "AllowedMethods": ["PATCH"] }]),
+                "CORSRules[0].AllowedMethods[0]",
+            ),
+            (
+                json!([{ "AllowedOrigins": ["*.*"], "AllowedMethods": ["GET"] }]),
+                "CORSRules[0].AllowedOrigins[0]",
+            ),
+            (
+                json!([{ "AllowedOrigins": ["*"], "AllowedMethods": ["GET"], "MaxAgeSeconds": -1 }]),
+                "CORSRules[0].MaxAgeSeconds",
+            ),
         ] {
             let e = BucketCors::parse(&v).unwrap_err();
             assert!(e.contains(field), "{v}: {e}");

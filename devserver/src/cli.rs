@@ -290,9 +290,14 @@ mod tests {
         let e = run(&["--cors", path.to_str().unwrap()]).unwrap_err();
         let _ = std::fs::remove_file(&path);
         let rules = c.bucket_cors.unwrap();
-        assert!(rules.allowed("https://your.app", "PUT", &["content-type".to_owned()]).is_some());
+        assert!(rules
+            .allowed("https://your.app", "PUT", &["content-type".to_owned()])
+            .is_some());
         assert!(rules.allowed("http://127.0.0.1:1", "PUT", &[]).is_none());
-        assert!(e.0.contains("--cors") && e.0.contains("AllowedMethods"), "{e}");
+        assert!(
+            e.0.contains("--cors") && e.0.contains("AllowedMethods"),
+            "{e}"
+        );
     }
 
     #[test]

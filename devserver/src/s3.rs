@@ -86,11 +86,18 @@ pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Re
     } else {
         let allowed = cors_allowed(&app, origin.as_deref(), req.method().as_str(), &[]);
         let complete = req.method() == Method::POST
-            && req.uri().query().is_some_and(|q| q.split('&').any(|p| p.starts_with("uploadId=")));
+            && req
+                .uri()
+                .query()
+                .is_some_and(|q| q.split('&').any(|p| p.starts_with("uploadId=")));
         let fired = match (req.method() == Method::PUT || complete, app.faults.as_ref()) {
             (true, Some(faults)) => {
                 let key = object_key(&app.info.bucket, req.uri().path());
-                let target = if complete { Target::StoreComplete { key: &key } } else { Target::StorePut { key: &key } };
+                let target = if complete {
+                    Target::StoreComplete { key: &key }
+                } else {
+                    Target::StorePut { key: &key }
+                };
                 let fired = faults.take(&target, stats);
                 if let Some(f) = &fired {
                     faults.record(f);
@@ -171,12 +178,22 @@ async fn faulted(
 /// What the bucket's CORS allows a request from `origin` with `method` (and, for a
 /// preflight, `headers`): the configured rules ([`crate::bucket_cors`]), or by default every
 /// allowed origin with GET, PUT, HEAD, POST and DELETE and any header.
-fn cors_allowed(app: &App, origin: Option<&str>, method: &str, headers: &[String]) -> Option<Allowed> {
+fn cors_allowed(
+    app: &App,
+    origin: Option<&str>,
+    method: &str,
+    headers: &[String],
+) -> Option<Allowed> {
     let origin = origin?;
-    let rules = app.bucket_cors.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let rules = app
+        .bucket_cors
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     match rules.as_ref() {
         Some(rules) => rules.allowed(origin, method, headers),
-        None => (app.origins.allows(origin) && ["GET", "PUT", "HEAD", "POST", "DELETE"].contains(&method)).then(|| Allowed {
+        None => (app.origins.allows(origin)
+            && ["GET", "PUT", "HEAD", "POST", "DELETE"].contains(&method))
+        .then(|| Allowed {
             origin: origin.to_owned(),
             methods: CORS_ALLOWED_METHODS.to_owned(),
             expose: CORS_EXPOSE_HEADERS.to_owned(),
@@ -213,7 +230,9 @@ async fn preflight(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let requested_headers = req.headers().get(ACCESS_CONTROL_REQUEST_HEADERS).cloned();
-    let header_names = crate::bucket_cors::request_headers(requested_headers.as_ref().and_then(|v| v.to_str().ok()));
+    let header_names = crate::bucket_cors::request_headers(
+        requested_headers.as_ref().and_then(|v| v.to_str().ok()),
+    );
     drain(req.into_body()).await;
 
     if origin.is_none() {

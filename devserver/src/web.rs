@@ -230,7 +230,9 @@ where
     }
     let method = req.method().clone();
     let set = |rules: Option<crate::bucket_cors::BucketCors>| {
-        *app.bucket_cors.write().unwrap_or_else(std::sync::PoisonError::into_inner) = rules;
+        *app.bucket_cors
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = rules;
     };
     if method == Method::POST {
         let body = match util::read_body(req.into_body(), MAX_BODY).await {
