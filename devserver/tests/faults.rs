@@ -998,3 +998,54 @@ async fn the_sample_backends_multipart_endpoints_create_sign_list_complete_and_a
         "{counters}"
     );
 }
+
+#[tokio::test]
+async fn random_mode_at_a_middle_rate_faults_about_that_share_and_only_its_targets() {
+    let stack = Stack::start(true).await;
+    let (url, _) = stack.presign("mid.txt").await;
+    // rate 0.3 over 200 PUTs: the seeded PRNG gives the same draws every run; a fair coin
+    // of p = 0.3 lands in 40..=80 (3 standard deviations) with probability about 0.998.
+    stack.arm(json!({"random": {"rate": 0.3, "seed": 11, "kinds": ["status"], "targets": ["store_put"]}})).await;
+    let mut failed = 0;
+    for _ in 0..200 {
+        let r = stack.put(&url, b"m").await;
+        if r.status != StatusCode::OK {
+            assert!(
+                r.status.is_server_error()
+                    || r.status == StatusCode::TOO_MANY_REQUESTS
+                    || r.status.is_client_error(),
+                "{}",
+                r.status
+            );
+            failed += 1;
+        }
+    }
+    assert!(
+        (40..=80).contains(&failed),
+        "{failed} of 200 faulted at rate 0.3"
+    );
+    let v = stack.faults().await;
+    assert_eq!(
+        v["log"].as_array().unwrap().len(),
+        failed,
+        "every fault is logged"
+    );
+    assert_eq!(v["fired"]["status"].as_u64(), Some(failed as u64));
+    // API calls are not a target: none faulted.
+    for i in 0..20 {
+        stack.presign(&format!("api{i}.txt")).await;
+    }
+    assert_eq!(
+        stack.faults().await["log"].as_array().unwrap().len(),
+        failed
+    );
+    // The same seed gives the same faults again.
+    stack.arm(json!({"random": {"rate": 0.3, "seed": 11, "kinds": ["status"], "targets": ["store_put"]}})).await;
+    let mut again = 0;
+    for _ in 0..200 {
+        if stack.put(&url, b"m").await.status != StatusCode::OK {
+            again += 1;
+        }
+    }
+    assert_eq!(again, failed, "seeded: the same count");
+}
