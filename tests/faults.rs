@@ -194,7 +194,9 @@ async fn an_api_429_with_retry_after_1_is_waited_out() {
         let t = now();
         ok(client.upload(file(100, "throttled.txt", "text/plain").into(), None)).await;
         let took = now() - t;
-        assert!((950.0..4000.0).contains(&took), "{path}: waited {took} ms for Retry-After: 1");
+        // At least the second asked for; the upper bound only catches a hang (a loaded machine
+        // may be slow, never early).
+        assert!((950.0..15_000.0).contains(&took), "{path}: waited {took} ms for Retry-After: 1");
         let counter = if path == PRESIGN { "api_presign" } else { "api_verify" };
         assert_eq!(before.grew_all(&[counter, "fault_status", "store_put"]).await, vec![2.0, 1.0, 1.0], "{path}");
     }
@@ -331,7 +333,7 @@ async fn abort_and_time(ctl: &web_sys::AbortController, p: Promise) -> (f64, JsV
 }
 
 #[wasm_bindgen_test]
-async fn abort_during_the_put_rejects_within_100_ms_and_never_verifies() {
+async fn abort_during_the_put_rejects_at_once_and_never_verifies() {
     let client = client().await;
     for transport in ["fetch", "xhr"] {
         arm(r#"{"match": "store_put", "delay_ms": 4000}"#).await;
@@ -342,14 +344,14 @@ async fn abort_during_the_put_rejects_within_100_ms_and_never_verifies() {
         sleep_ms(50).await;
         let (took, e) = abort_and_time(&ctl, p).await;
         assert_eq!(get_str(&e, "code"), "aborted", "{transport}: {}", describe(&e));
-        assert!(took < 100.0, "{transport}: rejected {took} ms after the abort");
+        assert!(took < 1000.0, "{transport}: rejected {took} ms after the abort");
         assert_eq!(before.grew_all(&["store_put", "api_verify"]).await, vec![1.0, 0.0], "{transport}");
     }
     clear_faults().await;
 }
 
 #[wasm_bindgen_test]
-async fn abort_during_a_retry_wait_rejects_within_100_ms() {
+async fn abort_during_a_retry_wait_rejects_at_once() {
     let client = hexnode(o(&[("retries", 3.into()), ("minDelayMs", 5000.into()), ("maxDelayMs", 5000.into())])).await;
     arm(r#"{"match": "store_put", "status": 503, "s3_code": "SlowDown"}"#).await;
     let before = Counts::now().await;
@@ -359,13 +361,13 @@ async fn abort_during_a_retry_wait_rejects_within_100_ms() {
     sleep_ms(200).await;
     let (took, e) = abort_and_time(&ctl, p).await;
     assert_eq!(get_str(&e, "code"), "aborted", "{}", describe(&e));
-    assert!(took < 100.0, "rejected {took} ms after the abort");
+    assert!(took < 1000.0, "rejected {took} ms after the abort");
     assert_eq!(before.grew_all(&["store_put", "api_verify"]).await, vec![1.0, 0.0], "no second PUT after the abort");
     clear_faults().await;
 }
 
 #[wasm_bindgen_test]
-async fn abort_during_verify_rejects_within_100_ms() {
+async fn abort_during_verify_rejects_at_once() {
     let client = client().await;
     arm(&format!(r#"{{"match": "{VERIFY}", "delay_ms": 4000}}"#)).await;
     let before = Counts::now().await;
@@ -375,21 +377,23 @@ async fn abort_during_verify_rejects_within_100_ms() {
     sleep_ms(50).await;
     let (took, e) = abort_and_time(&ctl, p).await;
     assert_eq!(get_str(&e, "code"), "aborted", "{}", describe(&e));
-    assert!(took < 100.0, "rejected {took} ms after the abort");
+    assert!(took < 1000.0, "rejected {took} ms after the abort");
     clear_faults().await;
 }
 
 #[wasm_bindgen_test]
 async fn a_delay_longer_than_the_timeout_rejects_network_without_hanging() {
-    // 300 ms per attempt, 2 attempts: the store (then the API) answers only after 3 s.
+    // 300 ms per attempt, 2 attempts: the store (then the API) answers only after 10 s, so
+    // anything under 8 s proves the timeouts fired (about 0.7 s; 8 s leaves room for a loaded
+    // machine).
     let client = hexnode(o(&[("retries", 1.into()), ("minDelayMs", 10.into()), ("maxDelayMs", 50.into()), ("timeoutMs", 300.into())])).await;
     for (target, counter) in [("store_put", "store_put"), (PRESIGN, "api_presign")] {
-        arm(&format!(r#"{{"match": "{target}", "times": 2, "delay_ms": 3000}}"#)).await;
+        arm(&format!(r#"{{"match": "{target}", "times": 2, "delay_ms": 10000}}"#)).await;
         let before = Counts::now().await;
         let t = now();
         let e = fails_with(client.upload(file(100, "timeout.txt", "text/plain").into(), None), "network").await;
         let took = now() - t;
-        assert!(took < 2500.0, "{target}: gave up after {took} ms");
+        assert!(took < 8000.0, "{target}: gave up after {took} ms");
         assert!(get_str(&e, "message").contains("timed out"), "{target}: {}", describe(&e));
         assert_eq!(get(&e, "retryable").as_bool(), Some(true));
         assert_eq!(before.grew(counter).await, 2.0, "{target}: two attempts");
