@@ -21,6 +21,7 @@ import {
   type RetryOptions,
   type S3Credentials,
   type S3Options,
+  type UploadAllEntry,
   type UploadAllOptions,
   type UploadAllResult,
   type UploadError,
@@ -240,7 +241,9 @@ export async function run(file: File, files: FileList, blob: Blob): Promise<void
     if (entry.ok) console.log(describe(entry.result));
     else console.log(entry.error.code, entry.error.retryable, advice(entry.error));
   }
-  await uploader.uploadAll([file, blob]);
+  // A Blob has no name: it goes as an entry with fileName.
+  const entry: UploadAllEntry = { file: blob, fileName: "report.csv", contentType: "text/csv" };
+  await uploader.uploadAll([file, entry, { file, fileName: "renamed.txt" }]);
 
   // A URL you already have.
   const putOptions: PutFileOptions = {
