@@ -680,7 +680,7 @@ struct Single {
     progress: Rc<Progress>,
     /// When the first run began, and the PUT once it landed: a resume after that only verifies.
     started: Cell<f64>,
-    sent: RefCell<Option<(Presigned, PutDone)>>,
+    sent: RefCell<Option<Box<(Presigned, PutDone)>>>,
 }
 
 enum Work {
@@ -764,10 +764,10 @@ impl Shared {
                 }
                 let sent = s.sent.borrow().clone();
                 let (presigned, put) = match sent {
-                    Some(done) => done,
+                    Some(done) => *done,
                     None => {
                         let done = flow::send(&s.source, &job).await?;
-                        *s.sent.borrow_mut() = Some(done.clone());
+                        *s.sent.borrow_mut() = Some(Box::new(done.clone()));
                         done
                     }
                 };
