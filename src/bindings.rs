@@ -62,11 +62,14 @@ export interface DeployFileRequest { fileIds: number[]; filePath: string; users?
 export interface UploadAllOptions { /** 1..16, default 3 */ concurrency?: number; signal?: AbortSignal;
   onFileProgress?: (index: number, p: Progress) => void;
   onProgress?: (p: { loaded: number; total: number; done: number; failed: number; count: number }) => void }
+/** An `uploadAll()` input that is not a File: a Blob (or File) with the name and type it goes under. */
+export interface UploadAllEntry { file: File | Blob; /** Required for a Blob. */ fileName?: string; contentType?: string }
 /** One entry of `uploadAll()`'s result, in input order. */
 export type UploadAllResult = { ok: true; result: UploadResult } | { ok: false; error: UploadError };
 /** Every error code. */
 export type UploadErrorCode = "invalid_input" | "unauthorized" | "forbidden" | "rate_limited" | "presign_failed" | "url_expired" | "too_large"
-  | "upload_rejected" | "network" | "cors" | "aborted" | "verify_failed" | "bad_response";
+  | "upload_rejected" | "network" | "cors" | "aborted" | "verify_failed" | "bad_response"
+  | "server_error";
 /** What every promise of this package rejects with: an `Error` whose `name` is "UploadError". */
 export interface UploadError extends Error { name: "UploadError"; code: UploadErrorCode; status?: number; s3Code?: string; requestId?: string; retryable: boolean; retryAfterMs?: number }
 "#;
@@ -245,7 +248,47 @@ fn read_files(v: &JsValue) -> Result<Vec<JsValue>, UploadError> {
     if let Some(list) = v.dyn_ref::<web_sys::FileList>() {
         return Ok((0..list.length()).filter_map(|i| list.item(i)).map(JsValue::from).collect());
     }
-    Err(UploadError::invalid_input("files", "must be a FileList or an array of File/Blob"))
+    Err(UploadError::invalid_input("files", "must be a FileList or an array of File / { file, fileName?, contentType? }"))
+}
+
+/// One `uploadAll` entry, read: the body, and the name and type it goes under.
+type Entry = (Blob, Option<String>, Option<String>);
+
+/// Reads entry `i` of `uploadAll`: a File, or `{ file, fileName?, contentType? }` (a Blob
+/// needs `fileName`). Errors name the entry (`files[2].fileName`).
+fn read_entry(v: &JsValue, i: usize) -> Result<Entry, UploadError> {
+    let mut field = String::from("files[");
+    field.push_str(&String::from(js_sys::Number::from(i as f64).to_string_with_radix(10).unwrap_or_else(|_| "?".into())));
+    field.push(']');
+    if let Some(f) = v.dyn_ref::<File>() {
+        return Ok((f.clone().into(), None, None));
+    }
+    if v.is_instance_of::<Blob>() {
+        return Err(UploadError::invalid_input(&field, "is a Blob, which has no name: pass { file: blob, fileName } instead"));
+    }
+    if !v.is_object() {
+        return Err(UploadError::invalid_input(&field, "must be a File or { file, fileName?, contentType? }"));
+    }
+    let o = Opts::new(v, "entry")?;
+    let sub = |key: &str| {
+        let mut f = field.clone();
+        f.push('.');
+        f.push_str(key);
+        f
+    };
+    let string = |key: &str| match o.raw(key) {
+        None => Ok(None),
+        Some(s) => s.as_string().map(Some).ok_or_else(|| UploadError::invalid_input(&sub(key), "must be a string")),
+    };
+    let (file_name, content_type) = (string("fileName")?, string("contentType")?);
+    let file = o.raw("file").unwrap_or(JsValue::UNDEFINED);
+    let Ok(blob) = file.clone().dyn_into::<Blob>() else {
+        return Err(UploadError::invalid_input(&sub("file"), "must be a File or a Blob"));
+    };
+    if file_name.is_none() && !file.is_instance_of::<File>() {
+        return Err(UploadError::invalid_input(&sub("fileName"), "is required: a Blob has no name"));
+    }
+    Ok((blob, file_name, content_type))
 }
 
 /// `uploadAll(files, opts)` for either class.
@@ -268,8 +311,8 @@ fn upload_all_promise(
         let signal = o.signal("signal")?;
         let on_file = o.function("onFileProgress")?;
         let on_total = o.function("onProgress")?;
-        let files = Rc::new(read_files(&files)?);
-        let sizes = files.iter().map(|f| f.dyn_ref::<Blob>().map(|b| b.size()).unwrap_or(0.0)).collect::<Vec<_>>();
+        let files: Rc<Vec<Result<Entry, UploadError>>> = Rc::new(read_files(&files)?.iter().enumerate().map(|(i, v)| read_entry(v, i)).collect());
+        let sizes = files.iter().map(|f| f.as_ref().map(|(b, _, _)| b.size()).unwrap_or(0.0)).collect::<Vec<_>>();
         let totals = Rc::new(RefCell::new(BatchTotals { loaded: vec![0.0; sizes.len()], sizes, done: 0, failed: 0 }));
         let count = files.len();
         let task = {
@@ -293,14 +336,15 @@ fn upload_all_promise(
                         }) as flow::ProgressSink
                     };
                     let progress = Progress::new(Some(sink));
-                    let r = match multipart {
-                        Some(mp) => {
-                            let input = crate::task::TaskInput { file, file_name: None, content_type: None, transport: None, signal, progress };
+                    let r = match (file, multipart) {
+                        (Err(e), _) => Err(e),
+                        (Ok((file, file_name, content_type)), Some(mp)) => {
+                            let input = crate::task::TaskInput { file: file.into(), file_name, content_type, transport: None, signal, progress };
                             crate::task::run(&source, Some(&mp), timeout_ms, input).await
                         }
-                        None => {
-                            let o = ReadUpload { file_name: None, content_type: None, on_progress: None, signal, transport: None };
-                            run_upload(source, file, o, progress, timeout_ms).await
+                        (Ok((file, file_name, content_type)), None) => {
+                            let o = ReadUpload { file_name, content_type, on_progress: None, signal, transport: None };
+                            run_upload(source, file.into(), o, progress, timeout_ms).await
                         }
                     };
                     let mut t = totals.borrow_mut();
@@ -472,7 +516,7 @@ impl HexnodeClient {
     /// Uploads many files, at most `concurrency` (default 3) at once, sharing this client's rate
     /// limiter. Resolves with one entry per input, in input order; never rejects for one file.
     #[wasm_bindgen(js_name = uploadAll, unchecked_return_type = "Promise<UploadAllResult[]>")]
-    pub fn upload_all(&self, #[wasm_bindgen(unchecked_param_type = "FileList | Array<File | Blob>")] files: JsValue, opts: Option<UploadAllOptions>) -> Promise {
+    pub fn upload_all(&self, #[wasm_bindgen(unchecked_param_type = "FileList | Array<File | UploadAllEntry>")] files: JsValue, opts: Option<UploadAllOptions>) -> Promise {
         upload_all_promise(Source::Hexnode(self.core.clone()), None, files, opts, self.put_timeout_ms)
     }
 }
@@ -591,7 +635,7 @@ impl Uploader {
     /// Uploads many files, at most `concurrency` (default 3) at once. Resolves with one entry per
     /// input, in input order; never rejects for one file.
     #[wasm_bindgen(js_name = uploadAll, unchecked_return_type = "Promise<UploadAllResult[]>")]
-    pub fn upload_all(&self, #[wasm_bindgen(unchecked_param_type = "FileList | Array<File | Blob>")] files: JsValue, opts: Option<UploadAllOptions>) -> Promise {
+    pub fn upload_all(&self, #[wasm_bindgen(unchecked_param_type = "FileList | Array<File | UploadAllEntry>")] files: JsValue, opts: Option<UploadAllOptions>) -> Promise {
         upload_all_promise(self.source.clone(), self.multipart.clone(), files, opts, self.put_timeout_ms)
     }
 }

@@ -47,11 +47,13 @@ pub enum ErrorCode {
     VerifyFailed,
     /// A server answered something that could not be understood.
     BadResponse,
+    /// `deleteFiles`/`deployFile`: the API answered 408 or 5xx after the retries.
+    ServerError,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 14] = [
         ErrorCode::InvalidInput,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
@@ -65,6 +67,7 @@ impl ErrorCode {
         ErrorCode::Aborted,
         ErrorCode::VerifyFailed,
         ErrorCode::BadResponse,
+        ErrorCode::ServerError,
     ];
 
     /// The stable snake_case name JavaScript sees, e.g. `"url_expired"`.
@@ -83,6 +86,7 @@ impl ErrorCode {
             ErrorCode::Aborted => "aborted",
             ErrorCode::VerifyFailed => "verify_failed",
             ErrorCode::BadResponse => "bad_response",
+            ErrorCode::ServerError => "server_error",
         }
     }
 

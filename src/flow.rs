@@ -282,11 +282,19 @@ async fn network_or_cors(url: &str, probe: bool) -> UploadError {
         return network;
     }
     if transport::origin_reachable(url).await {
-        UploadError::cors("the PUT to the presigned URL")
+        UploadError::cors("PUT to the presigned URL")
     } else {
-        network
+        UploadError::new(ErrorCode::Network, NO_ANSWER)
     }
 }
+
+/// The last attempt's bare failure when no answer of the store was ever readable and its origin
+/// did not answer a probe: browsers (opaque-response blocking) show an unreachable store and a
+/// bucket whose CORS has no rule for this page the same way, so the message names both.
+const NO_ANSWER: &str = "The PUT to the presigned URL failed on every attempt before any answer could be read, and the store's origin did not answer a probe either. \
+The browser shows an unreachable store and a bucket whose CORS has no rule for this page's origin the same way; on a first setup the bucket's CORS is the likely cause. \
+The bucket's CORS rules must allow: AllowedOrigins this page's origin, AllowedMethods PUT, AllowedHeaders content-type, ExposeHeaders ETag (the browser console shows the exact CORS message). \
+Otherwise check the network and the URL's host.";
 
 /// What `upload()` gives back.
 pub(crate) struct Uploaded {
@@ -312,6 +320,13 @@ pub(crate) struct UploadJob<'a> {
 /// presign → PUT → verify. Resolves only when S3 answered 2xx and verification (if any) passed.
 pub(crate) async fn upload(source: &Source, job: UploadJob<'_>) -> Result<Uploaded, UploadError> {
     let started = js_sys::Date::now();
+    let (presigned, put, checked) = send(source, &job).await?;
+    finish(source, &job, presigned, put, checked, started).await
+}
+
+/// presign → PUT: the first half of [`upload`]. Gives the URL that worked, the PUT's outcome, and
+/// the verify answer when one was already needed to learn that a PUT whose answer was lost landed.
+pub(crate) async fn send(source: &Source, job: &UploadJob<'_>) -> Result<(Presigned, PutDone, Option<Verified>), UploadError> {
     job.progress.emit(Phase::Presign, 0.0, 1.0);
     let mut presigned = source.presign(&job.file_name, &job.content_type, job.size, job.signal).await?;
     job.progress.emit(Phase::Presign, 1.0, 1.0);
@@ -327,6 +342,20 @@ pub(crate) async fn upload(source: &Source, job: UploadJob<'_>) -> Result<Upload
         allow_insecure_http: source.allow_insecure_http(),
     };
     let (put, checked) = put_checked(&put_job, &mut presigned, Some(Refresh { source, file_name: &job.file_name })).await?;
+    Ok((presigned, put, checked))
+}
+
+/// verify: the second half of [`upload`], for a file whose PUT landed (`started`: when the
+/// upload began, for `durationMs`). `checked`: the verify that [`send`] already got, when it had
+/// to ask whether a PUT whose answer was lost had landed.
+pub(crate) async fn finish(
+    source: &Source,
+    job: &UploadJob<'_>,
+    presigned: Presigned,
+    put: PutDone,
+    checked: Option<Verified>,
+    started: f64,
+) -> Result<Uploaded, UploadError> {
     platform::check_abort(job.signal)?;
     job.progress.emit(Phase::Verify, 0.0, 1.0);
     let verified = match checked {

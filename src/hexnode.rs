@@ -414,12 +414,11 @@ fn server_said(body: &str) -> String {
 /// - 429 -> [`ErrorCode::RateLimited`], retryable, waiting for the
 ///   `Retry-After` header, else DRF's "Expected available in N seconds".
 /// - 408 and 5xx -> retryable; [`ErrorCode::PresignFailed`] (presign),
-///   [`ErrorCode::VerifyFailed`] (verify), [`ErrorCode::BadResponse`]
+///   [`ErrorCode::VerifyFailed`] (verify), [`ErrorCode::ServerError`]
 ///   (delete, deploy); a `Retry-After` header is honoured.
-/// - 400 on delete/deploy -> [`ErrorCode::InvalidInput`] (the server refused
-///   the input), quoting the server's `detail`.
-/// - Other 4xx -> not retryable, `PresignFailed`/`VerifyFailed` for
-///   presign/verify, `BadResponse` for delete/deploy.
+/// - Other 4xx on delete/deploy -> [`ErrorCode::InvalidInput`] (the server
+///   refused the input), naming the fields and quoting the server's `detail`.
+/// - Other 4xx on presign/verify -> not retryable, `PresignFailed`/`VerifyFailed`.
 /// - A status below 400 -> [`ErrorCode::BadResponse`], not retryable.
 ///
 /// The server's `detail` / `message` (JSON) is quoted when present.
@@ -485,7 +484,7 @@ pub fn classify_failure(
     let failed_code = match op {
         ApiOp::Presign => ErrorCode::PresignFailed,
         ApiOp::Verify => ErrorCode::VerifyFailed,
-        ApiOp::Delete | ApiOp::Deploy => ErrorCode::BadResponse,
+        ApiOp::Delete | ApiOp::Deploy => ErrorCode::ServerError,
     };
     let err = match status {
         401 => UploadError::new(
@@ -521,9 +520,20 @@ pub fn classify_failure(
         )
         .retryable(true)
         .with_retry_after_ms(header_wait),
-        400 if matches!(op, ApiOp::Delete | ApiOp::Deploy) => UploadError::new(
+        400..=499 if matches!(op, ApiOp::Delete | ApiOp::Deploy) => UploadError::new(
             ErrorCode::InvalidInput,
-            cat(&[name, " refused the request to ", what, " (HTTP 400)", &said, ". Check the file ids, file path and targets."]),
+            cat(&[
+                if op == ApiOp::Delete { "fileIds" } else { "fileIds/filePath/targets" },
+                ": ",
+                name,
+                " refused the request to ",
+                what,
+                " (HTTP ",
+                &num(status.into()),
+                ")",
+                &said,
+                ". Check the file ids, file path and targets.",
+            ]),
         ),
         404 => UploadError::new(
             failed_code,
@@ -960,8 +970,8 @@ mod tests {
         for (op, code) in [
             (ApiOp::Presign, ErrorCode::PresignFailed),
             (ApiOp::Verify, ErrorCode::VerifyFailed),
-            (ApiOp::Delete, ErrorCode::BadResponse),
-            (ApiOp::Deploy, ErrorCode::BadResponse),
+            (ApiOp::Delete, ErrorCode::ServerError),
+            (ApiOp::Deploy, ErrorCode::ServerError),
         ] {
             for status in [408, 500, 502, 503, 504, 599] {
                 let e = classify_api_failure(op, status, "<html>oops</html>", Some("7"), 0);
@@ -987,6 +997,38 @@ mod tests {
             assert_eq!(e.code, ErrorCode::InvalidInput);
             assert!(!e.retryable);
             assert!(e.message.contains("99 does not exist"), "{}", e.message);
+            assert!(e.message.starts_with("fileIds"), "names the field: {}", e.message);
+            assert_eq!(e.status, Some(400));
+        }
+    }
+
+    /// Each row of the README's error table that an API status can reach, pinned for every
+    /// operation and every error status: no 4xx or 5xx is ever `bad_response`.
+    #[test]
+    fn every_error_status_gets_the_code_the_readme_table_names() {
+        for op in [ApiOp::Presign, ApiOp::Verify, ApiOp::Delete, ApiOp::Deploy] {
+            for server in [Server::Hexnode, Server::Backend] {
+                for status in 400..=599u16 {
+                    let e = classify_failure(server, op, status, "", None, 0);
+                    let want = match (status, op) {
+                        (401, _) => ErrorCode::Unauthorized,
+                        (403, _) => ErrorCode::Forbidden,
+                        (429, _) => ErrorCode::RateLimited,
+                        (408 | 500..=599, ApiOp::Presign) => ErrorCode::PresignFailed,
+                        (408 | 500..=599, ApiOp::Verify) => ErrorCode::VerifyFailed,
+                        (408 | 500..=599, _) => ErrorCode::ServerError,
+                        (_, ApiOp::Presign) => ErrorCode::PresignFailed,
+                        (_, ApiOp::Verify) => ErrorCode::VerifyFailed,
+                        (_, _) => ErrorCode::InvalidInput,
+                    };
+                    assert_eq!(e.code, want, "{server:?} {op:?} {status}");
+                    assert_eq!(e.status, Some(status));
+                    assert_eq!(e.retryable, matches!(status, 408 | 429 | 500..=599), "{op:?} {status}");
+                    if want == ErrorCode::InvalidInput {
+                        assert!(e.message.starts_with("fileIds"), "names the field: {}", e.message);
+                    }
+                }
+            }
         }
     }
 
@@ -1000,7 +1042,7 @@ mod tests {
         assert_eq!(e.code, ErrorCode::VerifyFailed);
         assert!(e.message.contains("portal address"));
         let e = classify_api_failure(ApiOp::Delete, 404, "", None, 0);
-        assert_eq!(e.code, ErrorCode::BadResponse);
+        assert_eq!(e.code, ErrorCode::InvalidInput);
         assert!(!e.retryable);
     }
 

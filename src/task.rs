@@ -12,7 +12,8 @@ use web_sys::{AbortController, AbortSignal, Blob, File};
 
 use crate::bindings::{js_error, upload_result, Uploader};
 use crate::error::{ErrorCode, UploadError};
-use crate::flow::{self, Progress, UploadJob};
+use crate::flow::{self, Progress, PutDone, UploadJob};
+use crate::hexnode::Presigned;
 use crate::input;
 use crate::opts::Opts;
 use crate::platform;
@@ -120,6 +121,9 @@ struct Single {
     transport: TransportKind,
     timeout_ms: u64,
     progress: Rc<Progress>,
+    /// When the first run began, and the PUT once it landed: a resume after that only verifies.
+    started: Cell<f64>,
+    sent: RefCell<Option<Box<(Presigned, PutDone, Option<crate::source::Verified>)>>>,
 }
 
 enum Work {
@@ -138,8 +142,10 @@ struct Shared {
 }
 
 impl Shared {
+    /// Holds the task in any state that is not final: before `start()` has run, the run
+    /// waits for `resume()`.
     fn pause(&self) {
-        if self.state.get() == State::Running {
+        if matches!(self.state.get(), State::Idle | State::Running) {
             self.state.set(State::Paused);
             if let Some(c) = self.run.borrow().as_ref() {
                 c.abort();
@@ -155,7 +161,7 @@ impl Shared {
 
     fn resume(&self) {
         if self.state.get() == State::Paused {
-            self.state.set(State::Running);
+            self.state.set(if self.started.get() { State::Running } else { State::Idle });
             self.wake();
         }
     }
@@ -198,7 +204,19 @@ impl Shared {
                     signal: Some(signal),
                     progress: s.progress.clone(),
                 };
-                flow::upload(&s.source, job).await.map(upload_result)
+                if s.started.get() == 0.0 {
+                    s.started.set(js_sys::Date::now());
+                }
+                let sent = s.sent.borrow().clone();
+                let (presigned, put, checked) = match sent {
+                    Some(done) => *done,
+                    None => {
+                        let done = flow::send(&s.source, &job).await?;
+                        *s.sent.borrow_mut() = Some(Box::new(done.clone()));
+                        done
+                    }
+                };
+                flow::finish(&s.source, &job, presigned, put, checked, s.started.get()).await.map(upload_result)
             }
             #[cfg(feature = "full")]
             Work::Multi(m) => m.run_verified(signal, self.user.as_ref(), resumed).await,
@@ -213,9 +231,15 @@ impl Shared {
         if self.state.get() == State::Aborted {
             return Err(UploadError::aborted());
         }
-        self.state.set(State::Running);
+        if self.state.get() == State::Idle {
+            self.state.set(State::Running);
+        }
         let mut resumed = false;
         let result = loop {
+            // A pause before the first run (or between runs) holds until `resume()`.
+            if let Err(e) = self.wait_resume().await {
+                break Err(e);
+            }
             if self.state.get() == State::Aborted || platform::is_aborted(self.user.as_ref()) {
                 break Err(UploadError::aborted());
             }
@@ -233,9 +257,6 @@ impl Shared {
                     #[cfg(feature = "full")]
                     if let Work::Multi(m) = &self.work {
                         m.ledger.borrow_mut().cancel_all();
-                    }
-                    if let Err(e) = self.wait_resume().await {
-                        break Err(e);
                     }
                     resumed = true;
                 }
@@ -279,7 +300,8 @@ impl UploadTask {
         crate::platform::spawn_promise(async move { shared.start().await.map_err(|e| js_error(&e)) })
     }
 
-    /// Stops sending: in-flight part PUTs are cancelled. No effect unless running.
+    /// Stops sending: in-flight part PUTs are cancelled. Called before or right after
+    /// `start()`, nothing is sent until `resume()`. No effect once the task has ended.
     pub fn pause(&self) {
         self.shared.pause();
     }
@@ -356,6 +378,8 @@ fn build(source: &Source, multipart: Option<&Rc<MultipartCore>>, put_timeout_ms:
         transport,
         timeout_ms: put_timeout_ms,
         progress,
+        started: Cell::new(0.0),
+        sent: RefCell::new(None),
     };
     Ok(UploadTask::of(Work::Single(single), user))
 }

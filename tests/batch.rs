@@ -58,9 +58,42 @@ async fn every_input_gets_one_entry_in_order_and_a_failure_does_not_stop_the_oth
                 assert_eq!(get(e, "ok").as_bool(), Some(false), "entry {i}");
                 assert_eq!(get_str(&get(e, "error"), "code"), "invalid_input");
                 assert_eq!(get_str(&get(e, "error"), "name"), "UploadError");
+                let msg = get_str(&get(e, "error"), "message");
+                assert!(msg.starts_with(&format!("files[{i}]")), "entry {i}: the error names the entry: {msg}");
             }
         }
     }
+}
+
+#[wasm_bindgen_test]
+async fn blobs_go_as_entries_with_a_file_name() {
+    let entry = |file: JsValue, fields: &[(&str, JsValue)]| {
+        let mut all = vec![("file", file)];
+        all.extend(fields.iter().cloned());
+        o(&all)
+    };
+    let files = Array::new();
+    files.push(&entry(blob(64, "").into(), &[("fileName", "from-blob.csv".into()), ("contentType", "text/csv".into())]));
+    files.push(&entry(blob(10, "text/plain").into(), &[]));
+    files.push(&entry(file(30, "own-name.txt", "text/plain").into(), &[("fileName", "renamed.txt".into())]));
+    files.push(&entry(JsValue::from_str("not a blob"), &[("fileName", "x".into())]));
+    files.push(&entry(blob(10, "text/plain").into(), &[("fileName", 5.into())]));
+    let before = Counts::now().await;
+    let out = entries(&ok(backend_uploader().upload_all(files.into(), None)).await);
+    assert_eq!(out.len(), 5);
+    let r = get(&out[0], "result");
+    assert_eq!(get(&out[0], "ok").as_bool(), Some(true), "{}", describe(&get(&out[0], "error")));
+    assert_eq!((get_str(&r, "fileName"), get_str(&r, "contentType"), get_num(&r, "size")), ("from-blob.csv".to_owned(), "text/csv".to_owned(), 64.0));
+    assert!(object(&get_str(&r, "fileUuid")).await.0, "the Blob is stored");
+    let r = get(&out[2], "result");
+    assert_eq!(get(&out[2], "ok").as_bool(), Some(true), "{}", describe(&get(&out[2], "error")));
+    assert_eq!(get_str(&r, "fileName"), "renamed.txt");
+    for (i, field) in [(1, "files[1].fileName"), (3, "files[3].file"), (4, "files[4].fileName")] {
+        let e = get(&out[i], "error");
+        assert_eq!(get_str(&e, "code"), "invalid_input", "entry {i}");
+        assert!(get_str(&e, "message").starts_with(field), "entry {i} names {field}: {}", describe(&e));
+    }
+    assert_eq!(before.grew_all(&["backend_presign", "store_put"]).await, vec![2.0, 2.0], "refused entries send nothing");
 }
 
 #[wasm_bindgen_test]

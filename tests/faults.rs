@@ -194,7 +194,9 @@ async fn an_api_429_with_retry_after_1_is_waited_out() {
         let t = now();
         ok(client.upload(file(100, "throttled.txt", "text/plain").into(), None)).await;
         let took = now() - t;
-        assert!((950.0..4000.0).contains(&took), "{path}: waited {took} ms for Retry-After: 1");
+        // At least the second asked for; the upper bound only catches a hang (a loaded machine
+        // may be slow, never early).
+        assert!((950.0..15_000.0).contains(&took), "{path}: waited {took} ms for Retry-After: 1");
         let counter = if path == PRESIGN { "api_presign" } else { "api_verify" };
         assert_eq!(before.grew_all(&[counter, "fault_status", "store_put"]).await, vec![2.0, 1.0, 1.0], "{path}");
     }
@@ -272,6 +274,76 @@ async fn verify_404_or_500_rejects_verify_failed_and_never_resolves_as_uploaded(
     clear_faults().await;
 }
 
+#[wasm_bindgen_test]
+async fn a_verify_2xx_with_an_empty_body_or_json_that_is_not_an_object_counts_as_verified() {
+    let web = web_base();
+    let hexnode = client().await;
+    let backend = Uploader::new(
+        o(&[("presign", format!("{web}/backend/presign").into()), ("verify", format!("{web}/backend/verify").into()), ("retry", fast_retry(&[]))]).unchecked_into(),
+    )
+    .unwrap();
+    for (kind, raw) in [("empty", JsValue::NULL), ("true", JsValue::TRUE), ("string", JsValue::from_str("ok"))] {
+        for (via, path, counter) in [("hexnode", VERIFY, "api_verify"), ("backend", "/backend/verify", "backend_verify")] {
+            arm(&format!(r#"{{"match": "{path}", "bad_json": "{kind}"}}"#)).await;
+            let before = Counts::now().await;
+            let f = file(100, "verified.txt", "text/plain");
+            let p = if via == "hexnode" { hexnode.upload(f.clone().into(), None) } else { backend.upload(f.clone().into(), None) };
+            let r = ok(p).await;
+            assert_eq!(get(&r, "verified").as_bool(), Some(true), "{kind} via {via}");
+            assert!(js_sys::Object::is(&get(&r, "verify"), &raw), "{kind} via {via}: verify is {:?}", get(&r, "verify"));
+            assert!(get(&r, "fileId").is_undefined(), "{kind} via {via}: no id in the answer");
+            assert_eq!(before.grew_all(&["store_put", counter, "fault_bad_json"]).await, vec![1.0, 1.0, 1.0], "{kind} via {via}");
+            assert_stored(&r, &f).await;
+        }
+    }
+    // A 2xx with an HTML page is not a verification: the file was sent, verifying it failed.
+    arm(&format!(r#"{{"match": "{VERIFY}", "bad_json": "html"}}"#)).await;
+    let e = fails_with(hexnode.upload(file(100, "verified.txt", "text/plain").into(), None), "verify_failed").await;
+    assert!(get_str(&e, "message").contains("HTML"), "{}", describe(&e));
+    clear_faults().await;
+}
+
+const DELETE: &str = "/api/v1/filemanagement/delete-files/";
+const DEPLOY: &str = "/api/v1/actions/deploy-file/";
+
+#[wasm_bindgen_test]
+async fn delete_and_deploy_errors_get_the_codes_the_readme_table_names() {
+    let client = client().await;
+    let r = ok(client.upload(file(20, "codes.txt", "text/plain").into(), None)).await;
+    let ids: JsValue = Array::of1(&get(&r, "fileId")).into();
+    let deploy_req = || o(&[("fileIds", ids.clone()), ("filePath", "/sdcard/Download".into()), ("devices", Array::of1(&5.into()).into())]);
+    // (status, times, code): a 5xx still failing after the retries is `server_error`, a refusal
+    // of the input `invalid_input` naming the field, never `bad_response`. (408 is pinned by the
+    // host tests: Chromium itself resends a request answered 408 on a reused connection.)
+    for (status, times, code) in [(500, RETRIES + 1, "server_error"), (503, RETRIES + 1, "server_error"), (404, 1, "invalid_input"), (400, 1, "invalid_input")] {
+        for (path, counter) in [(DELETE, "api_delete"), (DEPLOY, "api_deploy")] {
+            arm(&format!(r#"{{"match": "{path}", "times": {times}, "status": {status}, "retry_after": 0}}"#)).await;
+            let before = Counts::now().await;
+            let p = if path == DELETE { client.delete_files(ids.clone()) } else { client.deploy_file(deploy_req().unchecked_into()) };
+            let e = fails_with(p, code).await;
+            assert_eq!(get_num(&e, "status"), f64::from(status), "{path} {status}: {}", describe(&e));
+            assert_eq!(before.grew(counter).await, f64::from(times), "{path} {status}: retried as the policy says");
+            if code == "invalid_input" {
+                assert!(get_str(&e, "message").starts_with("fileIds"), "{path} {status}: names the field: {}", describe(&e));
+            }
+        }
+    }
+    clear_faults().await;
+}
+
+#[wasm_bindgen_test]
+async fn a_verify_answering_401_403_or_429_after_the_put_keeps_its_code() {
+    let no_retry = hexnode(o(&[("retries", 0.into())])).await;
+    for (status, code) in [(401, "unauthorized"), (403, "forbidden"), (429, "rate_limited")] {
+        arm(&format!(r#"{{"match": "{VERIFY}", "status": {status}, "retry_after": 0}}"#)).await;
+        let before = Counts::now().await;
+        let e = fails_with(no_retry.upload(file(10, "verify-code.txt", "text/plain").into(), None), code).await;
+        assert_eq!(get_num(&e, "status"), f64::from(status));
+        assert_eq!(before.grew_all(&["store_put", "api_verify"]).await, vec![1.0, 1.0], "{status}: the PUT landed, then verify failed");
+    }
+    clear_faults().await;
+}
+
 // ---------------------------------------------------------------- abort and timeouts
 
 /// Aborts `ctl` and returns how long after the abort (page time) `p` settled, and its error.
@@ -285,7 +357,7 @@ async fn abort_and_time(ctl: &web_sys::AbortController, p: Promise) -> (f64, JsV
 }
 
 #[wasm_bindgen_test]
-async fn abort_during_the_put_rejects_within_100_ms_and_never_verifies() {
+async fn abort_during_the_put_rejects_at_once_and_never_verifies() {
     let client = client().await;
     for transport in ["fetch", "xhr"] {
         arm(r#"{"match": "store_put", "delay_ms": 4000}"#).await;
@@ -296,14 +368,14 @@ async fn abort_during_the_put_rejects_within_100_ms_and_never_verifies() {
         sleep_ms(50).await;
         let (took, e) = abort_and_time(&ctl, p).await;
         assert_eq!(get_str(&e, "code"), "aborted", "{transport}: {}", describe(&e));
-        assert!(took < 100.0, "{transport}: rejected {took} ms after the abort");
+        assert!(took < 1000.0, "{transport}: rejected {took} ms after the abort");
         assert_eq!(before.grew_all(&["store_put", "api_verify"]).await, vec![1.0, 0.0], "{transport}");
     }
     clear_faults().await;
 }
 
 #[wasm_bindgen_test]
-async fn abort_during_a_retry_wait_rejects_within_100_ms() {
+async fn abort_during_a_retry_wait_rejects_at_once() {
     let client = hexnode(o(&[("retries", 3.into()), ("minDelayMs", 5000.into()), ("maxDelayMs", 5000.into())])).await;
     arm(r#"{"match": "store_put", "status": 503, "s3_code": "SlowDown"}"#).await;
     let before = Counts::now().await;
@@ -313,13 +385,13 @@ async fn abort_during_a_retry_wait_rejects_within_100_ms() {
     sleep_ms(200).await;
     let (took, e) = abort_and_time(&ctl, p).await;
     assert_eq!(get_str(&e, "code"), "aborted", "{}", describe(&e));
-    assert!(took < 100.0, "rejected {took} ms after the abort");
+    assert!(took < 1000.0, "rejected {took} ms after the abort");
     assert_eq!(before.grew_all(&["store_put", "api_verify"]).await, vec![1.0, 0.0], "no second PUT after the abort");
     clear_faults().await;
 }
 
 #[wasm_bindgen_test]
-async fn abort_during_verify_rejects_within_100_ms() {
+async fn abort_during_verify_rejects_at_once() {
     let client = client().await;
     arm(&format!(r#"{{"match": "{VERIFY}", "delay_ms": 4000}}"#)).await;
     let before = Counts::now().await;
@@ -329,21 +401,23 @@ async fn abort_during_verify_rejects_within_100_ms() {
     sleep_ms(50).await;
     let (took, e) = abort_and_time(&ctl, p).await;
     assert_eq!(get_str(&e, "code"), "aborted", "{}", describe(&e));
-    assert!(took < 100.0, "rejected {took} ms after the abort");
+    assert!(took < 1000.0, "rejected {took} ms after the abort");
     clear_faults().await;
 }
 
 #[wasm_bindgen_test]
 async fn a_delay_longer_than_the_timeout_rejects_network_without_hanging() {
-    // 300 ms per attempt, 2 attempts: the store (then the API) answers only after 3 s.
+    // 300 ms per attempt, 2 attempts: the store (then the API) answers only after 10 s, so
+    // anything under 8 s proves the timeouts fired (about 0.7 s; 8 s leaves room for a loaded
+    // machine).
     let client = hexnode(o(&[("retries", 1.into()), ("minDelayMs", 10.into()), ("maxDelayMs", 50.into()), ("timeoutMs", 300.into())])).await;
     for (target, counter) in [("store_put", "store_put"), (PRESIGN, "api_presign")] {
-        arm(&format!(r#"{{"match": "{target}", "times": 2, "delay_ms": 3000}}"#)).await;
+        arm(&format!(r#"{{"match": "{target}", "times": 2, "delay_ms": 10000}}"#)).await;
         let before = Counts::now().await;
         let t = now();
         let e = fails_with(client.upload(file(100, "timeout.txt", "text/plain").into(), None), "network").await;
         let took = now() - t;
-        assert!(took < 2500.0, "{target}: gave up after {took} ms");
+        assert!(took < 8000.0, "{target}: gave up after {took} ms");
         assert!(get_str(&e, "message").contains("timed out"), "{target}: {}", describe(&e));
         assert_eq!(get(&e, "retryable").as_bool(), Some(true));
         assert_eq!(before.grew(counter).await, 2.0, "{target}: two attempts");
@@ -370,15 +444,18 @@ fn capture_console() -> (Array, Function) {
     (lines, restore)
 }
 
-/// Keeps every presigned URL the API hands out in this page (read from a copy of the answer).
+/// Keeps every presigned URL the API hands out in this page (read from a copy of the answer),
+/// and every URL with a session token that the page sends.
 fn capture_presigned_urls() -> (Array, Function) {
     let urls = Array::new();
     let restore: Function = js_fn(
         "urls",
         "const orig = globalThis.fetch;
          globalThis.fetch = async function (input, init) {
-           const r = await orig.apply(this, arguments);
            const url = typeof input === 'string' ? input : input.url;
+           // A URL signed in the browser (with a session token) is seen as it is sent.
+           if (url.includes('X-Amz-Security-Token')) urls.push(url);
+           const r = await orig.apply(this, arguments);
            // Read the copy before handing the answer over: the package aborts the request's
            // signal (and with it the copy) once it has read the answer.
            if (url.includes('presign')) { try { const j = JSON.parse(await r.clone().text()); if (j && j.presigned_url) urls.push(j.presigned_url); } catch (_) {} }
@@ -391,15 +468,20 @@ fn capture_presigned_urls() -> (Array, Function) {
     (urls, restore)
 }
 
-/// The values of `X-Amz-Signature` and `X-Amz-Credential` of a URL, raw and percent-decoded.
+/// The secrets of a URL, raw and percent-decoded: the values of `X-Amz-Signature`,
+/// `X-Amz-Credential` and `X-Amz-Security-Token`, and the access key id at the head of the
+/// credential.
 fn url_secrets(url: &str) -> Vec<String> {
     let mut out = Vec::new();
     let query = url.split_once('?').map_or("", |(_, q)| q);
     for pair in query.split('&') {
         let Some((k, v)) = pair.split_once('=') else { continue };
-        if k.eq_ignore_ascii_case("X-Amz-Signature") || k.eq_ignore_ascii_case("X-Amz-Credential") {
+        if ["X-Amz-Signature", "X-Amz-Credential", "X-Amz-Security-Token"].iter().any(|n| k.eq_ignore_ascii_case(n)) {
             out.push(v.to_owned());
             if let Some(d) = js_sys::decode_uri_component(v).ok().and_then(|d| d.as_string()) {
+                if k.eq_ignore_ascii_case("X-Amz-Credential") {
+                    out.push(d.split('/').next().unwrap_or_default().to_owned());
+                }
                 out.push(d);
             }
         }
@@ -450,6 +532,28 @@ async fn no_error_message_or_console_line_ever_shows_the_key_or_a_url_secret() {
     // verify_failed: an API that echoes the key and the URL in its error.
     arm(&format!(r#"{{"match": "{VERIFY}", "status": 500, "message": "verify {{authorization}} {{url}}"}}"#)).await;
     expect("verify_failed", fails(no_retry.upload(file(10, "v.txt", "text/plain").into(), None)).await);
+    // upload_rejected with URLs signed in the browser with a session token, from a store that
+    // echoes the whole URL: neither the token nor the access key id may show (full build: `s3`).
+    let st = store().await;
+    let token = "IQoJb3JpZ2luX2VjEXAMPLEsessionTOKENvalue0123456789abcdefABCDEF";
+    #[cfg(feature = "full")]
+    {
+    let creds = o(&[("accessKeyId", st.access_key_id.as_str().into()), ("secretAccessKey", st.secret_access_key.as_str().into()), ("sessionToken", token.into())]);
+    let s3 = o(&[
+        ("bucket", st.bucket.as_str().into()),
+        ("region", st.region.as_str().into()),
+        ("endpoint", st.endpoint.as_str().into()),
+        ("forcePathStyle", true.into()),
+        ("credentials", js_fn("c", "return async () => c;").call1(&JsValue::NULL, &creds).unwrap()),
+    ]);
+    let signed_here = Uploader::new(o(&[("s3", s3), ("retry", o(&[("retries", 0.into())]))]).unchecked_into()).unwrap();
+    arm(r#"{"match": "store_put", "status": 403, "s3_code": "SignatureDoesNotMatch", "message": "Mismatch for {url}"}"#).await;
+    expect("upload_rejected", fails(signed_here.upload(file(10, "tok.txt", "text/plain").into(), None)).await);
+    assert!(urls.iter().any(|u| u.as_string().is_some_and(|u| u.contains("X-Amz-Security-Token=") && u.contains(&st.access_key_id))), "a URL with a session token was sent");
+    }
+    // server_error: a delete that fails with 500 and echoes the key and the URL.
+    arm(&format!(r#"{{"match": "{DELETE}", "status": 500, "message": "delete {{authorization}} {{url}}"}}"#)).await;
+    expect("server_error", fails(no_retry.delete_files(Array::of1(&1.into()).into())).await);
     // bad_response: a login page where JSON was expected.
     arm(&format!(r#"{{"match": "{PRESIGN}", "bad_json": "html"}}"#)).await;
     expect("bad_response", fails(client.upload(file(10, "b.txt", "text/plain").into(), None)).await);
@@ -461,12 +565,14 @@ async fn no_error_message_or_console_line_ever_shows_the_key_or_a_url_secret() {
     let codes: Vec<&str> = errors.iter().map(|(c, _)| c.as_str()).collect();
     for code in [
         "invalid_input", "unauthorized", "forbidden", "rate_limited", "presign_failed", "url_expired", "too_large", "upload_rejected", "network", "cors", "aborted",
-        "verify_failed", "bad_response",
+        "verify_failed", "bad_response", "server_error",
     ] {
         assert!(codes.contains(&code), "{code} was not provoked");
     }
-    let mut secrets = vec![c.api_key.clone()];
-    assert!(urls.length() >= 7, "presigned URLs were seen: {}", urls.length());
+    let mut secrets = vec![c.api_key.clone(), token.to_owned(), st.access_key_id.clone(), st.secret_access_key.clone()];
+    // The full build adds a URL signed in the browser with a session token.
+    let min_urls = if cfg!(feature = "full") { 7 } else { 6 };
+    assert!(urls.length() >= min_urls, "presigned URLs were seen: {}", urls.length());
     for u in urls.iter() {
         secrets.extend(url_secrets(&u.as_string().unwrap()));
     }

@@ -1,6 +1,8 @@
 //! Browser tests of multipart uploads through a backend (the devserver's sample backend) and
-//! of upload tasks (pause, resume, abort).
-#![cfg(all(target_arch = "wasm32", feature = "full"))]
+//! of upload tasks (pause, resume, abort). The core build runs the single-PUT task tests (its
+//! Uploader has no `multipart`); the full build runs them all.
+#![cfg(target_arch = "wasm32")]
+#![cfg_attr(not(feature = "full"), allow(dead_code, unused_imports))]
 
 mod common;
 
@@ -28,9 +30,9 @@ fn harness(sign_hook: &str) -> JsValue {
            return r.json();
          };
          const h = { signs: [], creates: 0, completes: 0, aborts: 0, lists: [], uploadIds: [], keys: [], progress: [] };
-         h.create = async (r) => { h.creates++; const v = await post('create', { file_name: r.fileName, content_type: r.contentType, size: r.size }); h.uploadIds.push(v.uploadId); h.keys.push(v.key); return v; };
+         h.create = async (r) => { h.creates++; if (h.createHook) await h.createHook(r); const v = await post('create', { file_name: r.fileName, content_type: r.contentType, size: r.size }); h.uploadIds.push(v.uploadId); h.keys.push(v.key); return v; };
          h.signPart = async (r) => { h.signs.push(r.partNumber); const own = await hook(r, h, post, web); return own || post('sign-part', r); };
-         h.complete = (r) => { h.completes++; return post('complete', r); };
+         h.complete = async (r) => { h.completes++; if (h.completeHook) await h.completeHook(r); return post('complete', r); };
          h.abort = (r) => { h.aborts++; return post('abort', r); };
          h.listParts = async (r) => { const v = await post('list', r); h.lists.push(v.map(p => p.partNumber)); return v; };
          h.onProgress = (p) => { h.progress.push([p.phase, p.loaded, p.total]); if (h.onProgressHook) h.onProgressHook(p); };
@@ -55,8 +57,11 @@ fn mp_uploader(h: &JsValue, extra: &[(&str, JsValue)], retry: Option<JsValue>) -
         ("presign", format!("{web}/backend/presign").into()),
         ("verify", format!("{web}/backend/verify").into()),
         ("credentials", "omit".into()),
-        ("multipart", o(&mp)),
     ];
+    // The core build has no multipart: its tasks are single PUTs whatever the size.
+    if cfg!(feature = "full") {
+        fields.push(("multipart", o(&mp)));
+    }
     if let Some(r) = retry {
         fields.push(("retry", r));
     }
@@ -114,6 +119,7 @@ async fn assert_stored(key: &str, f: &web_sys::Blob) {
     assert_eq!(sha, sha256_hex(f).await, "stored bytes differ");
 }
 
+#[cfg(feature = "full")]
 #[wasm_bindgen_test]
 async fn uploads_64_mib_in_8_mib_parts() {
     let h = harness("");
@@ -139,6 +145,7 @@ async fn uploads_64_mib_in_8_mib_parts() {
     assert!(!in_progress().await.contains(&uid), "the completed upload is still in progress");
 }
 
+#[cfg(feature = "full")]
 #[wasm_bindgen_test]
 async fn endpoints_as_urls_and_list_parts() {
     let web = web_base();
@@ -165,6 +172,7 @@ async fn endpoints_as_urls_and_list_parts() {
     assert_stored(&get_str(&r, "fileUuid"), &small).await;
 }
 
+#[cfg(feature = "full")]
 #[wasm_bindgen_test]
 async fn upload_all_sends_big_files_multipart_and_small_ones_as_one_put() {
     let h = harness("");
@@ -193,6 +201,7 @@ async fn upload_all_sends_big_files_multipart_and_small_ones_as_one_put() {
     assert_eq!(signs, vec![1, 1, 2, 2], "12 MiB and 9 MiB in 8 MiB parts: two parts each");
 }
 
+#[cfg(feature = "full")]
 #[wasm_bindgen_test]
 async fn a_part_failing_twice_is_retried_and_succeeds() {
     // Part 3's first two URLs point at a closed port: a network error, retried (re-signed).
@@ -207,6 +216,7 @@ async fn a_part_failing_twice_is_retried_and_succeeds() {
     assert_stored(&get_str(&r, "fileUuid"), &f).await;
 }
 
+#[cfg(feature = "full")]
 #[wasm_bindgen_test]
 async fn an_expired_part_url_is_re_signed() {
     // Part 2: first a URL that lives 1 s (given late), then S3's 403 "Request has expired".
@@ -223,6 +233,7 @@ async fn an_expired_part_url_is_re_signed() {
     assert_stored(&get_str(&r, "fileUuid"), &f).await;
 }
 
+#[cfg(feature = "full")]
 #[wasm_bindgen_test]
 async fn a_missing_etag_is_a_cors_error_and_the_upload_is_aborted() {
     let h = harness("return { url: web + '/__dev/multipart/no-etag' };");
@@ -235,6 +246,7 @@ async fn a_missing_etag_is_a_cors_error_and_the_upload_is_aborted() {
     assert!(!in_progress().await.contains(&uid), "parts left behind");
 }
 
+#[cfg(feature = "full")]
 #[wasm_bindgen_test]
 async fn abort_calls_abort_once_and_leaves_nothing() {
     let h = harness("");
@@ -253,6 +265,7 @@ async fn abort_calls_abort_once_and_leaves_nothing() {
     assert!(!in_progress().await.contains(&uid), "an aborted upload is still in progress");
 }
 
+#[cfg(feature = "full")]
 #[wasm_bindgen_test]
 async fn leave_parts_skips_abort() {
     let h = harness("return { url: web + '/__dev/multipart/no-etag' };");
@@ -277,6 +290,7 @@ async fn wait_state(task: &JsValue, want: &str) {
     panic!("the task never got to {want:?} (it is {:?})", get_str(task, "state"));
 }
 
+#[cfg(feature = "full")]
 #[wasm_bindgen_test]
 async fn pause_then_resume_sends_only_the_missing_parts() {
     let h = harness("");
@@ -314,6 +328,7 @@ async fn pause_then_resume_sends_only_the_missing_parts() {
     assert_eq!(get_num(&h, "aborts"), 0.0);
 }
 
+#[cfg(feature = "full")]
 #[wasm_bindgen_test]
 async fn pause_resume_without_list_parts_uses_its_own_record() {
     let h = harness("");
@@ -342,6 +357,7 @@ async fn pause_resume_without_list_parts_uses_its_own_record() {
     assert_stored(&get_str(&r, "fileUuid"), &f).await;
 }
 
+#[cfg(feature = "full")]
 #[wasm_bindgen_test]
 async fn task_abort_while_paused() {
     let h = harness("");
@@ -368,14 +384,27 @@ async fn a_small_file_task_pauses_and_restarts_its_put() {
     let up = mp_uploader(&h, &[("threshold", (64 * MIB).into())], None);
     let f = file(12 * MIB, "single.bin", "application/octet-stream");
     let task: JsValue = up.create_upload(f.clone().into(), opts(&h)).unwrap().into();
-    let hook = js_fn("t", "let done = false; return (p) => { if (!done && p.phase === 'upload' && p.loaded > 0) { done = true; t.pause(); } };")
-        .call1(&JsValue::NULL, &task)
-        .unwrap();
-    js_sys::Reflect::set(&h, &"onProgressHook".into(), &hook).unwrap();
+    // The store holds the first PUT's body back for 3 s, so the pause lands while it is sent.
+    arm(r#"{"match": "store_put", "delay_ms": 3000}"#).await;
+    let before = Counts::now().await;
     let p: Promise = get(&task, "start").unchecked_into::<Function>().call0(&task).unwrap().unchecked_into();
+    // Pause once the store saw the PUT begin.
+    assert!(wait_until(5000.0, || async { before.grew("store_put").await >= 1.0 }).await, "the PUT reached the store");
+    get(&task, "pause").unchecked_into::<Function>().call0(&task).unwrap();
     wait_state(&task, "paused").await;
+    sleep_ms(3500).await;
+    // The pause stopped the PUT: nothing stored, nothing verified, nothing sent again.
+    assert_eq!(before.grew_all(&["backend_presign", "store_put", "backend_verify"]).await, vec![1.0, 1.0, 0.0], "while paused");
+    assert!(!get(&h, "progress").unchecked_into::<Array>().iter().any(|e| {
+        let e: Array = e.unchecked_into();
+        e.get(0).as_string().as_deref() == Some("upload") && e.get(1).as_f64() == Some(f.size())
+    }), "the first PUT never completed");
+    clear_faults().await;
     get(&task, "resume").unchecked_into::<Function>().call0(&task).unwrap();
     let r = ok(p).await;
+    // The restart sent it once more, from a fresh presign, and verified it once.
+    assert_eq!(before.grew_all(&["backend_presign", "store_put", "backend_verify"]).await, vec![2.0, 2.0, 1.0], "after the resume");
+    assert_eq!(get_num(&r, "attempts"), 1.0, "the restarted PUT went through at once");
     assert_eq!(get_num(&h, "creates"), 0.0, "below the threshold: no multipart");
     assert_stored(&get_str(&r, "fileUuid"), &f).await;
     assert_eq!(get_str(&task, "state"), "done");
@@ -384,6 +413,7 @@ async fn a_small_file_task_pauses_and_restarts_its_put() {
     fails_with(again, "invalid_input").await;
 }
 
+#[cfg(feature = "full")]
 #[wasm_bindgen_test]
 fn multipart_options_are_validated() {
     let web = web_base();
@@ -415,4 +445,209 @@ fn multipart_options_are_validated() {
         assert!(get_str(&e, "message").starts_with(field), "{field}: {}", describe(&e));
     }
     assert!(Uploader::new(base(&[("threshold", (5 * MIB).into()), ("partSize", (5 * MIB).into()), ("concurrency", 16.into())], "").unchecked_into()).is_ok());
+}
+
+/// The counters that show whether an upload began: presigns (sample backend), PUTs to the
+/// store, and multipart creates.
+async fn begun(h: &JsValue) -> (f64, f64, f64, f64) {
+    let s = stats().await;
+    (get_num(&s, "backend_presign"), get_num(&s, "store_put"), get_num(&s, "backend_verify"), get_num(h, "creates"))
+}
+
+#[wasm_bindgen_test]
+async fn a_pause_right_after_start_holds_until_resume() {
+    // One task below the threshold (a single PUT), one above it (multipart).
+    let cases: &[(u32, &str)] = if cfg!(feature = "full") { &[(MIB, "held-single.bin"), (6 * MIB, "held-multi.bin")] } else { &[(MIB, "held-single.bin")] };
+    for &(size, name) in cases {
+        let h = harness("");
+        let up = mp_uploader(&h, &[], None);
+        let f = file(size, name, "application/octet-stream");
+        let task: JsValue = up.create_upload(f.clone().into(), opts(&h)).unwrap().into();
+        let before = begun(&h).await;
+        let p: Promise = get(&task, "start").unchecked_into::<Function>().call0(&task).unwrap().unchecked_into();
+        get(&task, "pause").unchecked_into::<Function>().call0(&task).unwrap();
+        sleep_ms(500).await;
+        assert_eq!(get_str(&task, "state"), "paused", "{name}");
+        assert_eq!(begun(&h).await, before, "{name}: a request went out while paused");
+        assert_eq!(get(&h, "progress").unchecked_into::<Array>().length(), 0, "{name}: progress while paused");
+        get(&task, "resume").unchecked_into::<Function>().call0(&task).unwrap();
+        let r = ok(p).await;
+        let after = begun(&h).await;
+        if size < 5 * MIB {
+            assert_eq!((after.0 - before.0, after.1 - before.1, after.3), (1.0, 1.0, 0.0), "{name}: one presign, one PUT");
+        } else {
+            assert_eq!((after.0 - before.0, after.3), (0.0, 1.0), "{name}: one create, no single-PUT presign");
+        }
+        assert_eq!(after.2 - before.2, 1.0, "{name}: one verify");
+        assert_stored(&get_str(&r, "fileUuid"), &f).await;
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_pause_during_verify_resumes_with_verify_only() {
+    let web = web_base();
+    // A verify callback that pauses the task on its first call and holds that call for 2 s
+    // (the pause cancels it), then asks the sample backend.
+    let verify = js_fn(
+        "web",
+        "globalThis.__verifyCalls = 0; return async (uuid) => {
+           if (++globalThis.__verifyCalls === 1) { globalThis.__task.pause(); await new Promise(r => setTimeout(r, 2000)); }
+           const r = await fetch(web + '/backend/verify', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ file_uuid: uuid }) });
+           if (!r.ok) throw new Error('verify answered ' + r.status);
+           return r.json(); };",
+    )
+    .call1(&JsValue::NULL, &web.into())
+    .unwrap();
+    let up = Uploader::new(o(&[("presign", format!("{web}/backend/presign").into()), ("verify", verify), ("credentials", "omit".into())]).unchecked_into()).unwrap();
+    let name = format!("verify-pause-{}.bin", now() as u64);
+    let f = file(2 * MIB, &name, "application/octet-stream");
+    let task: JsValue = up.create_upload(f.clone().into(), None).unwrap().into();
+    js_sys::Reflect::set(&js_sys::global(), &"__task".into(), &task).unwrap();
+    let s0 = stats().await;
+    let p: Promise = get(&task, "start").unchecked_into::<Function>().call0(&task).unwrap().unchecked_into();
+    wait_state(&task, "paused").await;
+    js_sys::Reflect::delete_property(js_sys::global().unchecked_ref::<js_sys::Object>(), &"__task".into()).unwrap();
+    assert_eq!(global_num("__verifyCalls"), 1.0, "paused during the first verify");
+    get(&task, "resume").unchecked_into::<Function>().call0(&task).unwrap();
+    let r = ok(p).await;
+    let s1 = stats().await;
+    assert_eq!(get_num(&s1, "backend_presign") - get_num(&s0, "backend_presign"), 1.0, "one presign, not a second after the resume");
+    assert_eq!(get_num(&s1, "store_put") - get_num(&s0, "store_put"), 1.0, "one PUT, not a second after the resume");
+    assert_eq!(global_num("__verifyCalls"), 2.0, "verify asked again after the resume");
+    assert_eq!(get(&r, "verified").as_bool(), Some(true));
+    assert_stored(&get_str(&r, "fileUuid"), &f).await;
+    // The store holds one object for this file name: the one the result names.
+    let listed = get_json(&format!("{web}/__dev/uploads?prefix={name}")).await;
+    let stored: Vec<JsValue> = listed.unchecked_into::<Array>().iter().filter(|u| get(u, "stored").as_bool() == Some(true)).collect();
+    assert_eq!(stored.len(), 1, "one object in the store");
+    assert_eq!(get_str(&stored[0], "file_uuid"), get_str(&r, "fileUuid"));
+}
+
+// ---------------------------------------------------------------- failure paths: abort exactly once
+
+/// Sets `h[name]` to a JS function made from `body` (args `r`).
+fn hook(h: &JsValue, name: &str, body: &str) {
+    js_sys::Reflect::set(h, &name.into(), &js_fn("r", body)).unwrap();
+}
+
+/// Checks the end of a failed multipart upload: `abort` called `aborts` times, and the
+/// upload (when one was created) no longer in progress in the store unless `leaveParts`.
+async fn check_aborted(h: &JsValue, case: &str, aborts: f64) {
+    assert_eq!(get_num(h, "aborts"), aborts, "{case}: abort calls");
+    let ids: Array = get(h, "uploadIds").unchecked_into();
+    if let Some(uid) = ids.get(0).as_string() {
+        assert!(!in_progress().await.contains(&uid), "{case}: the upload is still in progress in the store");
+    }
+}
+
+#[cfg(feature = "full")]
+#[wasm_bindgen_test]
+async fn a_part_out_of_retries_fails_and_aborts_once() {
+    // 500 on every PUT (retryable: 1 + 3 tries), then a 403 (not retryable: 1 try).
+    for (rule, code, tries) in [
+        (r#"{"match": "store_put", "times": 100, "status": 500}"#, "upload_rejected", 4.0),
+        (r#"{"match": "store_put", "times": 100, "status": 403, "s3_code": "AccessDenied", "message": "Access Denied"}"#, "upload_rejected", 1.0),
+    ] {
+        let h = harness("");
+        let up = mp_uploader(&h, &[("concurrency", 1.into())], fast_retry());
+        arm(rule).await;
+        let before = Counts::now().await;
+        let e = fails_with(up.upload(file(6 * MIB, "part-fails.bin", "application/octet-stream").into(), None), code).await;
+        clear_faults().await;
+        assert!(get_str(&e, "message").contains("Part 1"), "{}", describe(&e));
+        assert_eq!(before.grew("store_put").await, tries, "{rule}: tries of the one part");
+        assert_eq!(signs_of(&h, 1) as f64, tries, "{rule}: signed before every try");
+        assert_eq!(get_num(&h, "completes"), 0.0);
+        check_aborted(&h, rule, 1.0).await;
+    }
+}
+
+#[cfg(feature = "full")]
+#[wasm_bindgen_test]
+async fn create_sign_part_or_complete_that_throw_or_fail_abort_once() {
+    let f = || file(6 * MIB, "step-fails.bin", "application/octet-stream");
+    // create throws: nothing was created, so nothing to abort.
+    let h = harness("");
+    hook(&h, "createHook", "throw new Error('create refused');");
+    let e = fails_with(mp_uploader(&h, &[], fast_retry()).upload(f().into(), None), "presign_failed").await;
+    assert!(get_str(&e, "message").contains("create refused"), "{}", describe(&e));
+    assert_eq!((get_num(&h, "creates"), signs_of(&h, 1)), (1.0, 0));
+    check_aborted(&h, "create throws", 0.0).await;
+    // signPart throws.
+    let h = harness("throw new Error('no signature for you');");
+    let e = fails_with(mp_uploader(&h, &[], fast_retry()).upload(f().into(), None), "presign_failed").await;
+    assert!(get_str(&e, "message").contains("no signature for you"), "{}", describe(&e));
+    assert_eq!(get_num(&h, "completes"), 0.0);
+    check_aborted(&h, "signPart throws", 1.0).await;
+    // signPart answers something that is not a signed part.
+    let h = harness("return { nope: true };");
+    fails_with(mp_uploader(&h, &[], fast_retry()).upload(f().into(), None), "bad_response").await;
+    check_aborted(&h, "signPart answers garbage", 1.0).await;
+    // complete throws.
+    let h = harness("");
+    hook(&h, "completeHook", "throw new Error('complete refused');");
+    let e = fails_with(mp_uploader(&h, &[], fast_retry()).upload(f().into(), None), "presign_failed").await;
+    assert!(get_str(&e, "message").contains("complete refused"), "{}", describe(&e));
+    assert_eq!(get_num(&h, "completes"), 1.0);
+    check_aborted(&h, "complete throws", 1.0).await;
+    // complete fails: the store answers CompleteMultipartUpload with 200 and an <Error>, which
+    // the sample backend turns into a 502.
+    let h = harness("");
+    arm(r#"{"match": "store_complete", "times": 1, "status": 200, "s3_code": "InternalError"}"#).await;
+    let before = Counts::now().await;
+    let e = fails_with(mp_uploader(&h, &[], fast_retry()).upload(f().into(), None), "presign_failed").await;
+    clear_faults().await;
+    assert!(get_str(&e, "message").contains("InternalError"), "{}", describe(&e));
+    assert_eq!(before.grew("fault_status").await, 1.0, "the 200-with-<Error> was answered");
+    check_aborted(&h, "complete answered 200 with <Error>", 1.0).await;
+}
+
+#[cfg(feature = "full")]
+#[wasm_bindgen_test]
+async fn verify_failing_after_complete_is_verify_failed_and_never_aborts() {
+    let h = harness("");
+    let up = mp_uploader(&h, &[], Some(o(&[("retries", 0.into())])));
+    arm(r#"{"match": "/backend/verify", "status": 404}"#).await;
+    let e = fails_with(up.upload(file(6 * MIB, "verify-fails.bin", "application/octet-stream").into(), None), "verify_failed").await;
+    clear_faults().await;
+    assert_eq!(get_num(&e, "status"), 404.0);
+    assert_eq!(get_num(&h, "completes"), 1.0);
+    check_aborted(&h, "verify fails after complete", 0.0).await;
+    let key = get(&h, "keys").unchecked_into::<Array>().get(0).as_string().unwrap();
+    assert!(object(&key).await.0, "the completed upload stays stored");
+}
+
+#[cfg(feature = "full")]
+#[wasm_bindgen_test]
+async fn leave_parts_never_aborts_on_any_failure() {
+    let h = harness("");
+    hook(&h, "completeHook", "throw new Error('complete refused');");
+    let up = mp_uploader(&h, &[("leaveParts", true.into())], fast_retry());
+    fails_with(up.upload(file(6 * MIB, "leave2.bin", "application/octet-stream").into(), None), "presign_failed").await;
+    assert_eq!(get_num(&h, "aborts"), 0.0);
+    let uid = get(&h, "uploadIds").unchecked_into::<Array>().get(0).as_string().unwrap();
+    assert!(in_progress().await.contains(&uid), "leaveParts leaves the upload in progress");
+    let key = get(&h, "keys").unchecked_into::<Array>().get(0).as_string().unwrap();
+    let (status, _) = post_json(&format!("{}/backend/multipart/abort", web_base()), &o(&[("uploadId", uid.as_str().into()), ("key", key.into())])).await;
+    assert_eq!(status, 200);
+}
+
+/// The core build refuses the full build's options, naming the entry to import.
+#[cfg(not(feature = "full"))]
+#[wasm_bindgen_test]
+fn the_core_build_refuses_multipart_and_s3_naming_the_full_entry() {
+    let web = web_base();
+    let cases = [
+        (o(&[("presign", format!("{web}/backend/presign").into()), ("multipart", o(&[("threshold", (5 * MIB).into())]))]), "opts.multipart"),
+        (o(&[("s3", o(&[("bucket", "b".into()), ("region", "us-east-1".into())]))]), "opts.s3"),
+    ];
+    for (opts, field) in cases {
+        let e = match Uploader::new(opts.unchecked_into()) {
+            Ok(_) => panic!("{field}: accepted by the core build"),
+            Err(e) => e,
+        };
+        assert_eq!(get_str(&e, "code"), "invalid_input", "{field}: {}", describe(&e));
+        let m = get_str(&e, "message");
+        assert!(m.starts_with(field) && m.contains("presigned-upload/full"), "{field}: {m}");
+    }
 }

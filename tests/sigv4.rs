@@ -166,6 +166,37 @@ async fn the_url_signs_content_type_and_lives_15_minutes_by_default() {
     assert!(urls[1].contains("X-Amz-Expires=60&"), "{}", urls[1]);
 }
 
+/// The `X-Amz-Expires` of a signed URL.
+fn x_amz_expires(url: &str) -> f64 {
+    let v = url.split(['?', '&']).find_map(|p| p.strip_prefix("X-Amz-Expires=")).unwrap_or_else(|| panic!("no X-Amz-Expires in {url}"));
+    v.parse().unwrap_or_else(|_| panic!("X-Amz-Expires={v}"))
+}
+
+#[wasm_bindgen_test]
+async fn credentials_that_expire_soon_cap_x_amz_expires() {
+    let s = store().await;
+    let restore = record_put_urls("__s3_puts_capped");
+    // Credentials left with 120 s; expiresIn asks for 900 (the default) and then 3600.
+    let at = now() + 120_000.0;
+    let r1 = up_once(&s, dev_creds(&s, &[("expiration", JsValue::from_f64(at))]), &[]).await;
+    let r2 = up_once(&s, dev_creds(&s, &[("expiration", JsValue::from_f64(at))]), &[("expiresIn", 3600.into())]).await;
+    // With 2 hours left, expiresIn is kept.
+    let r3 = up_once(&s, dev_creds(&s, &[("expiration", JsValue::from_f64(now() + 7_200_000.0))]), &[("expiresIn", 3600.into())]).await;
+    restore.call0(&JsValue::NULL).unwrap();
+    for r in [r1, r2, r3] {
+        r.unwrap_or_else(|e| panic!("{}", describe(&e)));
+    }
+    let urls = recorded("__s3_puts_capped");
+    assert_eq!(urls.len(), 3, "{urls:?}");
+    for u in &urls[..2] {
+        let e = x_amz_expires(u);
+        // At most the 120 s left when signing (less the time the test took to get there), and
+        // never more: a URL must not outlive its credentials.
+        assert!((60.0..=120.0).contains(&e), "X-Amz-Expires={e}, capped to the credentials' 120 s: {u}");
+    }
+    assert_eq!(x_amz_expires(&urls[2]), 3600.0, "{}", urls[2]);
+}
+
 /// One fetch-transport upload with these credentials and extra `s3` options.
 async fn up_once(s: &Store, creds: JsValue, extra: &[(&str, JsValue)]) -> Result<JsValue, JsValue> {
     let up = uploader(o(&[("s3", s3_opts(s, &creds, extra))]));

@@ -239,3 +239,29 @@ async fn endpoint_fields_are_refused_with_s3_and_a_small_file_is_one_put() {
     let r = ok(up.upload(small.clone().into(), None)).await;
     assert!(stored(&format!("sigv4-mp-small/{}/small.txt", get_str(&r, "fileUuid"))).await.0);
 }
+
+#[wasm_bindgen_test]
+async fn a_200_complete_carrying_an_error_is_upload_rejected_and_aborted_once() {
+    let s = store().await;
+    // retries 0: the S3 error inside the 200 is not retried, so one complete, then the abort.
+    let up = mp_uploader(&s, &s.secret_access_key, "sigv4-mp-complete-error/", &[]);
+    arm(r#"{"match": "store_complete", "times": 5, "status": 200, "s3_code": "InternalError", "message": "We encountered an internal error. Please try again."}"#).await;
+    let restore = record_store_calls("__mp_complete_error", &s.endpoint);
+    let before = Counts::now().await;
+    let e = fails_with(up.upload(file(6 * MIB, "complete-error.bin", "application/octet-stream").into(), fetch_opts(&[])), "upload_rejected").await;
+    let deleted = wait_until(5000.0, || async { calls("__mp_complete_error").iter().any(|(m, _)| m == "DELETE") }).await;
+    restore.call0(&JsValue::NULL).unwrap();
+    let fired = before.grew("fault_status").await;
+    clear_faults().await;
+    assert_eq!(get_str(&e, "s3Code"), "InternalError", "{}", describe(&e));
+    assert!(get_str(&e, "message").contains("CompleteMultipartUpload"), "{}", describe(&e));
+    assert_eq!(fired, 1.0, "one complete was answered 200 with an <Error>");
+    let log = calls("__mp_complete_error");
+    let id = upload_id(&log);
+    let completes = log.iter().filter(|(m, u)| m == "POST" && param(u, "uploadId").is_some()).count();
+    let deletes: Vec<_> = log.iter().filter(|(m, _)| m == "DELETE").collect();
+    assert!(deleted, "AbortMultipartUpload sent: {log:?}");
+    assert_eq!((completes, deletes.len()), (1, 1), "one complete, one abort: {log:?}");
+    assert_eq!(param(&deletes[0].1, "uploadId").as_deref(), Some(id.as_str()));
+    assert!(!is_in_progress(&id).await, "the upload is still in progress");
+}

@@ -22,6 +22,8 @@ Options (all optional; `--flag VALUE` or `--flag=VALUE`):
   --url-expiry SECS   default presigned URL lifetime, 1..604800 (default 10800 = 180 min)
   --rate-limit SPEC   limit API calls: N/min, N/s or N/<k>s, e.g. 30/min, 5/2s (default off)
   --origin ORIGIN     extra allowed CORS origin (repeatable; loopback origins always allowed)
+  --cors FILE         the store bucket's CORS rules, S3's JSON ([rules] or {\"CORSRules\": [...]}),
+                      applied as S3 does (default: allowed origins may GET/PUT/HEAD/POST/DELETE)
   --www DIR           static files served at / (default www)
   --pkg DIR           built wasm package served at /pkg/ (default pkg)
   --faults            turn on fault injection: POST /__faults on the web port (tests only)
@@ -114,7 +116,7 @@ where
             Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
             _ => (arg.clone(), None),
         };
-        const WITH_VALUE: [&str; 12] = [
+        const WITH_VALUE: [&str; 13] = [
             "--s3-port",
             "--api-port",
             "--web-port",
@@ -125,6 +127,7 @@ where
             "--url-expiry",
             "--rate-limit",
             "--origin",
+            "--cors",
             "--www",
             "--pkg",
         ];
@@ -186,6 +189,17 @@ where
                     )));
                 }
                 config.extra_origins.push(o);
+            }
+            "--cors" => {
+                let path = non_empty(&flag, v)?;
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| CliError(format!("{flag}: cannot read `{path}`: {e}")))?;
+                let json: serde_json::Value = serde_json::from_str(&text)
+                    .map_err(|e| CliError(format!("{flag}: `{path}` is not JSON: {e}")))?;
+                config.bucket_cors = Some(
+                    crate::bucket_cors::BucketCors::parse(&json)
+                        .map_err(|e| CliError(format!("{flag}: `{path}`: {e}")))?,
+                );
             }
             "--www" => config.www_dir = PathBuf::from(non_empty(&flag, v)?),
             "--pkg" => config.pkg_dir = PathBuf::from(non_empty(&flag, v)?),
@@ -274,6 +288,25 @@ mod tests {
     }
 
     #[test]
+    fn cors_reads_s3_rules_from_a_file() {
+        let path = std::env::temp_dir().join(format!("devserver-cors-{}.json", std::process::id()));
+        std::fs::write(&path, r#"[{"AllowedOrigins": ["https://your.app"], "AllowedMethods": ["PUT"], "AllowedHeaders": ["content-type"]}]"#).unwrap();
+        let (c, _) = run(&["--cors", path.to_str().unwrap()]).unwrap();
+        std::fs::write(&path, r#"[{"AllowedOrigins": ["https://your.app"]}]"#).unwrap();
+        let e = run(&["--cors", path.to_str().unwrap()]).unwrap_err();
+        let _ = std::fs::remove_file(&path);
+        let rules = c.bucket_cors.unwrap();
+        assert!(rules
+            .allowed("https://your.app", "PUT", &["content-type".to_owned()])
+            .is_some());
+        assert!(rules.allowed("http://127.0.0.1:1", "PUT", &[]).is_none());
+        assert!(
+            e.0.contains("--cors") && e.0.contains("AllowedMethods"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn errors_name_the_flag() {
         for (args, flag) in [
             (&["--s3-port", "x"][..], "--s3-port"),
@@ -283,6 +316,8 @@ mod tests {
             (&["--rate-limit", "fast"][..], "--rate-limit"),
             (&["--bucket", "UP"][..], "--bucket"),
             (&["--origin", "evil"][..], "--origin"),
+            (&["--cors", "/nonexistent/cors.json"][..], "--cors"),
+            (&["--cors", "Cargo.toml"][..], "is not JSON"),
             (&["--web-port"][..], "--web-port"),
             (&["--bogus"][..], "--bogus"),
             (&["--quiet=1"][..], "--quiet=1"),

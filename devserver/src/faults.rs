@@ -12,7 +12,9 @@
 //! {"match": "store_put", "times": 2, "status": 503, "s3_code": "SlowDown", "retry_after": 1}
 //! ```
 //!
-//! * `match` (required): `"store_put"` (a PUT to the store), `"api"` (any call to the API),
+//! * `match` (required): `"store_put"` (a PUT to the store), `"store_complete"` (a
+//!   CompleteMultipartUpload to the store: `"status": 200` with an `s3_code` answers S3's
+//!   200 whose body is an `<Error>`), `"api"` (any call to the API),
 //!   `"backend"` (any call to the sample backend), or an exact path such as
 //!   `"/api/v1/filemanagement/verify-file-upload/"` or `"/backend/presign"`;
 //! * `times`: how many matching requests it applies to (default 1);
@@ -21,7 +23,9 @@
 //!   Hexnode's "Request was throttled. Expected available in N seconds." with `Retry-After`),
 //!   `reset` (`true` or `{"after_bytes": n}`: read part of the body, then drop the connection
 //!   with a TCP reset), `expire` (`true`: S3's 403 AccessDenied "Request has expired"),
-//!   `bad_json` (`"html"`: 200 with an HTML page; `"truncated"`: 200 with JSON cut short);
+//!   `bad_json` (`"html"`: 200 with an HTML page; `"truncated"`: 200 with JSON cut short;
+//!   `"empty"`: 204 with no body; `"true"` and `"string"`: 200 with the JSON `true` or `"ok"`,
+//!   which a verify endpoint may answer);
 //! * modifiers, alone or with an effect: `delay_ms` (wait first, then go on) and `no_cors`
 //!   (`true`: the answer carries no CORS headers; a preflight still passes).
 //!
@@ -127,6 +131,8 @@ impl Kind {
 pub enum Match {
     /// A PUT to the store.
     StorePut,
+    /// A CompleteMultipartUpload (`POST ...?uploadId=`) to the store.
+    StoreComplete,
     /// Any call to the API listener.
     Api,
     /// Any call to the sample backend.
@@ -139,13 +145,14 @@ impl Match {
     fn parse(s: &str, field: &str) -> Result<Match, String> {
         match s {
             "store_put" => Ok(Match::StorePut),
+            "store_complete" => Ok(Match::StoreComplete),
             "api" => Ok(Match::Api),
             "backend" => Ok(Match::Backend),
             p if p.starts_with('/') && !p.starts_with(FAULTS_PATH) && !p.starts_with("/__dev") => {
                 Ok(Match::Path(p.to_owned()))
             }
             _ => Err(format!(
-                "{field}: must be \"store_put\", \"api\", \"backend\" or an API or backend path like \"/backend/presign\""
+                "{field}: must be \"store_put\", \"store_complete\", \"api\", \"backend\" or an API or backend path like \"/backend/presign\""
             )),
         }
     }
@@ -153,6 +160,7 @@ impl Match {
     fn name(&self) -> String {
         match self {
             Match::StorePut => "store_put".to_owned(),
+            Match::StoreComplete => "store_complete".to_owned(),
             Match::Api => "api".to_owned(),
             Match::Backend => "backend".to_owned(),
             Match::Path(p) => p.clone(),
@@ -162,6 +170,7 @@ impl Match {
     fn matches(&self, target: &Target<'_>) -> bool {
         match (self, target) {
             (Match::StorePut, Target::StorePut { .. })
+            | (Match::StoreComplete, Target::StoreComplete { .. })
             | (Match::Api, Target::Api { .. })
             | (Match::Backend, Target::Backend { .. }) => true,
             (Match::Path(p), Target::Api { path } | Target::Backend { path }) => p == path,
@@ -178,6 +187,11 @@ pub enum Target<'a> {
         /// The object key (the file uuid for uploads).
         key: &'a str,
     },
+    /// A CompleteMultipartUpload to the store, of this object key.
+    StoreComplete {
+        /// The object key.
+        key: &'a str,
+    },
     /// A call to the API listener.
     Api {
         /// The request path.
@@ -192,12 +206,13 @@ pub enum Target<'a> {
 
 impl Target<'_> {
     fn is_store(&self) -> bool {
-        matches!(self, Target::StorePut { .. })
+        matches!(self, Target::StorePut { .. } | Target::StoreComplete { .. })
     }
 
     fn name(&self) -> String {
         match self {
             Target::StorePut { .. } => "store_put".to_owned(),
+            Target::StoreComplete { .. } => "store_complete".to_owned(),
             Target::Api { path } | Target::Backend { path } => (*path).to_owned(),
         }
     }
@@ -210,6 +225,12 @@ pub enum BadJson {
     Html,
     /// JSON cut short.
     Truncated,
+    /// A 204 with no body.
+    Empty,
+    /// A 200 with the JSON `true`.
+    True,
+    /// A 200 with the JSON string `"ok"`.
+    Text,
 }
 
 /// The main effect of a fault.
@@ -463,7 +484,7 @@ impl Faults {
             _ => None,
         };
         let key = match target {
-            Target::StorePut { key } => Some((*key).to_owned()),
+            Target::StorePut { key } | Target::StoreComplete { key } => Some((*key).to_owned()),
             _ => None,
         };
         Some(Fired {
@@ -754,9 +775,12 @@ fn parse_rule(o: &Map<String, Value>, prefix: &str) -> Result<Rule, String> {
         Some(Value::String(s)) if s == "truncated" => {
             effects.push(Effect::BadJson(BadJson::Truncated));
         }
+        Some(Value::String(s)) if s == "empty" => effects.push(Effect::BadJson(BadJson::Empty)),
+        Some(Value::String(s)) if s == "true" => effects.push(Effect::BadJson(BadJson::True)),
+        Some(Value::String(s)) if s == "string" => effects.push(Effect::BadJson(BadJson::Text)),
         Some(_) => {
             return Err(format!(
-                "{}: must be \"html\" or \"truncated\"",
+                "{}: must be \"html\", \"truncated\", \"empty\", \"true\" or \"string\"",
                 field(prefix, "bad_json")
             ))
         }
@@ -1032,6 +1056,9 @@ pub fn bad_json(kind: BadJson) -> Response<RespBody> {
             "application/json",
             "{\"presigned_url\": \"http://127.0.0.1:1/uploads/5f0c?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Cred",
         ),
+        BadJson::Empty => util::response(StatusCode::NO_CONTENT, "application/json", ""),
+        BadJson::True => util::response(StatusCode::OK, "application/json", "true"),
+        BadJson::Text => util::response(StatusCode::OK, "application/json", "\"ok\""),
     };
     resp.headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));

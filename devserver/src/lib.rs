@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod bucket_cors;
 pub mod cli;
 pub mod cors;
 pub mod faults;
@@ -92,6 +93,9 @@ pub struct Config {
     pub rate_limit: Option<RateLimit>,
     /// Extra allowed CORS origins besides the loopback ones.
     pub extra_origins: Vec<String>,
+    /// The store bucket's CORS rules (`--cors FILE`); `None`: every allowed origin may use
+    /// GET, PUT, HEAD, POST and DELETE with any header.
+    pub bucket_cors: Option<bucket_cors::BucketCors>,
     /// Static files served at `/`.
     pub www_dir: PathBuf,
     /// The built wasm package served at `/pkg/`.
@@ -117,6 +121,7 @@ impl Default for Config {
             url_expiry_secs: DEFAULT_URL_EXPIRY_SECS,
             rate_limit: None,
             extra_origins: Vec::new(),
+            bucket_cors: None,
             www_dir: PathBuf::from("www"),
             pkg_dir: PathBuf::from("pkg"),
             ready_file: None,
@@ -205,6 +210,9 @@ pub(crate) struct App {
     pub(crate) www_dir: PathBuf,
     pub(crate) pkg_dir: PathBuf,
     pub(crate) origins: Origins,
+    /// The store bucket's CORS rules now (`POST /__cors` may change them), and at startup.
+    pub(crate) bucket_cors: std::sync::RwLock<Option<bucket_cors::BucketCors>>,
+    pub(crate) startup_cors: Option<bucket_cors::BucketCors>,
     pub(crate) stats: Stats,
     pub(crate) s3: s3s::service::S3Service,
     pub(crate) registry: Mutex<Registry>,
@@ -384,6 +392,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         www_dir: config.www_dir.clone(),
         pkg_dir: config.pkg_dir.clone(),
         origins: Origins::new(&config.extra_origins),
+        bucket_cors: std::sync::RwLock::new(config.bucket_cors.clone()),
+        startup_cors: config.bucket_cors.clone(),
         stats: Stats::default(),
         s3,
         registry: Mutex::new(Registry {

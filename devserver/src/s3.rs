@@ -2,8 +2,9 @@
 //! real S3 bucket that browsers depend on.
 //!
 //! The wrapper adds, in front of `s3s`:
-//! * bucket-style CORS (preflight answered here; every other response to an
-//!   allowed origin, errors included, carries `Access-Control-Allow-Origin`);
+//! * bucket CORS as S3 applies it ([`crate::bucket_cors`]: preflight answered here; every
+//!   other response that a rule allows, errors included, carries
+//!   `Access-Control-Allow-Origin`, and nothing else does);
 //! * S3's refusal of a request that carries both query-string auth and an
 //!   `Authorization` header (`400 InvalidArgument`);
 //! * draining: the request body is always read to its end before a response
@@ -39,6 +40,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tokio::sync::mpsc;
 
+use crate::bucket_cors::Allowed;
 use crate::faults::{self, Action, Echo, Effect, Target};
 use crate::stats::bump;
 use crate::util::{self, RespBody};
@@ -87,24 +89,24 @@ pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Re
         .get(ORIGIN)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let allowed_origin = origin
-        .as_deref()
-        .filter(|o| app.origins.allows(o))
-        .map(str::to_owned);
-
     let mut resp = if req.method() == Method::OPTIONS {
-        preflight(
-            req,
-            origin.as_deref(),
-            allowed_origin.as_deref(),
-            &request_id,
-        )
-        .await
+        preflight(&app, req, origin.as_deref(), &request_id).await
     } else {
-        let fired = match (req.method() == Method::PUT, app.faults.as_ref()) {
+        let allowed = cors_allowed(&app, origin.as_deref(), req.method().as_str(), &[]);
+        let complete = req.method() == Method::POST
+            && req
+                .uri()
+                .query()
+                .is_some_and(|q| q.split('&').any(|p| p.starts_with("uploadId=")));
+        let fired = match (req.method() == Method::PUT || complete, app.faults.as_ref()) {
             (true, Some(faults)) => {
                 let key = object_key(&app.info.bucket, req.uri().path());
-                let fired = faults.take(&Target::StorePut { key: &key }, stats);
+                let target = if complete {
+                    Target::StoreComplete { key: &key }
+                } else {
+                    Target::StorePut { key: &key }
+                };
+                let fired = faults.take(&target, stats);
                 if let Some(f) = &fired {
                     faults.record(f);
                 }
@@ -119,8 +121,8 @@ pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Re
                 !f.action.no_cors,
             ),
         };
-        if let Some(o) = allowed_origin.as_deref().filter(|_| cors) {
-            add_cors(&mut resp, o);
+        if let Some(a) = allowed.as_ref().filter(|_| cors) {
+            add_cors(&mut resp, a);
         }
         resp
     };
@@ -181,25 +183,53 @@ async fn faulted(
     }
 }
 
-/// The headers every non-preflight response to an allowed origin carries.
-fn add_cors(resp: &mut Response<RespBody>, origin: &str) {
+/// What the bucket's CORS allows a request from `origin` with `method` (and, for a
+/// preflight, `headers`): the configured rules ([`crate::bucket_cors`]), or by default every
+/// allowed origin with GET, PUT, HEAD, POST and DELETE and any header.
+fn cors_allowed(
+    app: &App,
+    origin: Option<&str>,
+    method: &str,
+    headers: &[String],
+) -> Option<Allowed> {
+    let origin = origin?;
+    let rules = app
+        .bucket_cors
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match rules.as_ref() {
+        Some(rules) => rules.allowed(origin, method, headers),
+        None => (app.origins.allows(origin)
+            && ["GET", "PUT", "HEAD", "POST", "DELETE"].contains(&method))
+        .then(|| Allowed {
+            origin: origin.to_owned(),
+            methods: CORS_ALLOWED_METHODS.to_owned(),
+            expose: CORS_EXPOSE_HEADERS.to_owned(),
+            max_age: Some(CORS_MAX_AGE_SECS),
+        }),
+    }
+}
+
+/// The headers every non-preflight response to an allowed request carries.
+fn add_cors(resp: &mut Response<RespBody>, allowed: &Allowed) {
     let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(origin) {
+    if let Ok(v) = HeaderValue::from_str(&allowed.origin) {
         h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, v);
     }
-    h.insert(
-        ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static(CORS_EXPOSE_HEADERS),
-    );
+    if let Ok(v) = HeaderValue::from_str(&allowed.expose) {
+        if !allowed.expose.is_empty() {
+            h.insert(ACCESS_CONTROL_EXPOSE_HEADERS, v);
+        }
+    }
     h.append(VARY, HeaderValue::from_static("Origin"));
 }
 
-/// Answers a CORS preflight like an S3 bucket whose CORS configuration allows
-/// GET, PUT, HEAD, POST and DELETE (multipart uploads) with any header from the allowed origins.
+/// Answers a CORS preflight like an S3 bucket with the configured CORS rules (by default:
+/// GET, PUT, HEAD, POST and DELETE with any header from the allowed origins).
 async fn preflight(
+    app: &App,
     req: Request<Incoming>,
     origin: Option<&str>,
-    allowed_origin: Option<&str>,
     request_id: &str,
 ) -> Response<RespBody> {
     let requested_method = req
@@ -208,6 +238,9 @@ async fn preflight(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let requested_headers = req.headers().get(ACCESS_CONTROL_REQUEST_HEADERS).cloned();
+    let header_names = crate::bucket_cors::request_headers(
+        requested_headers.as_ref().and_then(|v| v.to_str().ok()),
+    );
     drain(req.into_body()).await;
 
     if origin.is_none() {
@@ -218,10 +251,10 @@ async fn preflight(
             request_id,
         );
     }
-    let method_ok = requested_method
+    let allowed = requested_method
         .as_deref()
-        .is_some_and(|m| ["GET", "PUT", "HEAD", "POST", "DELETE"].contains(&m));
-    let Some(origin) = allowed_origin.filter(|_| method_ok) else {
+        .and_then(|m| cors_allowed(app, origin, m, &header_names));
+    let Some(allowed) = allowed else {
         return error_xml(
             StatusCode::FORBIDDEN,
             "AccessForbidden",
@@ -233,21 +266,23 @@ async fn preflight(
     };
     let mut resp = Response::new(util::empty());
     let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(origin) {
+    if let Ok(v) = HeaderValue::from_str(&allowed.origin) {
         h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, v);
     }
-    h.insert(
-        ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static(CORS_ALLOWED_METHODS),
-    );
+    if let Ok(v) = HeaderValue::from_str(&allowed.methods) {
+        h.insert(ACCESS_CONTROL_ALLOW_METHODS, v);
+    }
     if let Some(v) = requested_headers {
         h.insert(ACCESS_CONTROL_ALLOW_HEADERS, v);
     }
-    h.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from(CORS_MAX_AGE_SECS));
-    h.insert(
-        ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static(CORS_EXPOSE_HEADERS),
-    );
+    if let Some(secs) = allowed.max_age {
+        h.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from(secs));
+    }
+    if !allowed.expose.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&allowed.expose) {
+            h.insert(ACCESS_CONTROL_EXPOSE_HEADERS, v);
+        }
+    }
     h.insert(
         VARY,
         HeaderValue::from_static(

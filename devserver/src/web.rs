@@ -16,6 +16,7 @@
 //! | `GET /__dev/object/<key>` | `{"exists", "size", "sha256"}` of a stored object |
 //! | `GET /__dev/uploads?prefix=P` | what the API presigned for file names starting with `P`: `[{"file_uuid", "file_name", "id", "deleted", "stored", "size"}]` |
 //! | `GET`, `POST`, `DELETE /__faults` | with `--faults`: the fault script ([`crate::faults`]); 404 without |
+//! | `GET`, `POST`, `DELETE /__cors` | with `--faults`: the store bucket's CORS rules ([`crate::bucket_cors`]); 404 without |
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -157,6 +158,7 @@ where
             )
         }
         FAULTS_PATH => faults_endpoint(app, req).await,
+        CORS_PATH => cors_endpoint(app, req).await,
         "/__dev/uploads" if is_get => dev_uploads(app, req.uri().query()).await,
         "/__dev/stats" if is_get => util::json(StatusCode::OK, &app.stats.snapshot()),
         "/__dev/stats/reset" if method == Method::POST => {
@@ -229,6 +231,59 @@ where
         return method_not_allowed("GET, POST, DELETE, OPTIONS");
     }
     let mut resp = util::json(StatusCode::OK, &faults.snapshot(&app.stats));
+    resp.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// The control endpoint of the store bucket's CORS rules (web listener, with `--faults`).
+pub const CORS_PATH: &str = "/__cors";
+
+/// `/__cors`: 404 without `--faults`; else `POST` replaces the store bucket's CORS rules with
+/// S3's JSON (400 naming the field when it is wrong), `DELETE` goes back to the startup rules
+/// (`--cors`, or the default), and every method answers `{"rules": ... | null}`.
+async fn cors_endpoint<B>(app: &App, req: Request<B>) -> Response<RespBody>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    if app.faults.is_none() {
+        return detail(
+            StatusCode::NOT_FOUND,
+            "Not found (the CORS control is off: start the devserver with --faults).",
+        );
+    }
+    let method = req.method().clone();
+    let set = |rules: Option<crate::bucket_cors::BucketCors>| {
+        *app.bucket_cors
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = rules;
+    };
+    if method == Method::POST {
+        let body = match util::read_body(req.into_body(), MAX_BODY).await {
+            Ok(b) => b,
+            Err(e) => return detail(StatusCode::BAD_REQUEST, e),
+        };
+        let json: serde_json::Value = match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(e) => return detail(StatusCode::BAD_REQUEST, format!("Invalid JSON body: {e}")),
+        };
+        match crate::bucket_cors::BucketCors::parse(&json) {
+            Ok(rules) => set(Some(rules)),
+            Err(e) => return detail(StatusCode::BAD_REQUEST, e),
+        }
+    } else if method == Method::DELETE {
+        set(app.startup_cors.clone());
+    } else if method != Method::GET && method != Method::HEAD {
+        return method_not_allowed("GET, POST, DELETE, OPTIONS");
+    }
+    let count = app
+        .bucket_cors
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .as_ref()
+        .map(|c| c.rules.len());
+    let mut resp = util::json(StatusCode::OK, &serde_json::json!({ "rules": count }));
     resp.headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp

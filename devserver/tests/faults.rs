@@ -687,3 +687,365 @@ async fn random_mode_faults_its_targets_at_its_rate() {
     stack.arm(json!({"random": {"rate": 0.0, "seed": 9}})).await;
     assert_eq!(stack.put(&url, b"r").await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn bad_json_answers_a_204_true_or_a_json_string() {
+    let stack = Stack::start(true).await;
+    stack
+        .arm(json!([
+            {"match": VERIFY, "bad_json": "empty"},
+            {"match": VERIFY, "bad_json": "true"},
+            {"match": VERIFY, "bad_json": "string"}
+        ]))
+        .await;
+    for (status, body) in [
+        (StatusCode::NO_CONTENT, ""),
+        (StatusCode::OK, "true"),
+        (StatusCode::OK, "\"ok\""),
+    ] {
+        let r = stack.api_post(VERIFY, &json!({"file_uuid": "x"})).await;
+        assert_eq!((r.status, r.text().as_str()), (status, body));
+        assert_eq!(r.header("access-control-allow-origin"), Some(ORIGIN));
+    }
+    assert_eq!(stack.stats().await["fault_bad_json"], 3);
+    let r = stack
+        .script(json!({"match": VERIFY, "bad_json": "maybe"}))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.text().contains("bad_json"), "{}", r.text());
+}
+
+/// A preflight to the store from `origin` for `method` with `headers`.
+async fn preflight(stack: &Stack, url: &str, origin: &str, method: &str, headers: &str) -> Resp {
+    let mut h = vec![
+        ("origin", origin),
+        ("access-control-request-method", method),
+    ];
+    if !headers.is_empty() {
+        h.push(("access-control-request-headers", headers));
+    }
+    stack.send(Method::OPTIONS, url, &h, "").await
+}
+
+fn no_cors_header(r: &Resp, what: &str) {
+    let cors: Vec<_> = r
+        .headers
+        .keys()
+        .filter(|k| k.as_str().starts_with("access-control-"))
+        .collect();
+    assert!(cors.is_empty(), "{what}: {cors:?}");
+}
+
+/// `POST /__cors` with S3's CORS JSON.
+async fn set_cors(stack: &Stack, rules: Value) -> Resp {
+    stack
+        .send(
+            Method::POST,
+            &format!("{}/__cors", stack.web()),
+            &[("content-type", "application/json")],
+            rules.to_string(),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn bucket_cors_rules_apply_to_every_method_preflight_and_error_as_s3_does() {
+    let stack = Stack::start(true).await;
+    let s3 = format!("http://{}", stack.s3_addr());
+    let (url, uuid) = stack.presign("cors.txt").await;
+    // No rule for this origin: nothing carries CORS headers, preflight, GET / and errors
+    // included; the PUT itself still works for a client that does not enforce CORS.
+    let r = set_cors(&stack, json!([{"AllowedOrigins": ["https://other.example"], "AllowedMethods": ["PUT"], "AllowedHeaders": ["*"]}])).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["rules"], 1);
+    let r = preflight(&stack, &url, ORIGIN, "PUT", "content-type").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(s3_code(&r.text()), "AccessForbidden");
+    no_cors_header(&r, "preflight from an origin outside the rules");
+    let r = stack
+        .send(Method::GET, &format!("{s3}/"), &[("origin", ORIGIN)], "")
+        .await;
+    no_cors_header(&r, "GET /");
+    let r = stack.put(&format!("{url}x"), b"bad signature").await;
+    assert!(r.status.is_client_error(), "{}", r.status);
+    no_cors_header(&r, "an error answer");
+    let r = stack.put(&url, b"hello").await;
+    assert_eq!(r.status, StatusCode::OK);
+    no_cors_header(&r, "a success answer");
+    assert!(stack.stored(&uuid).await);
+
+    // A rule for the origin that lacks PUT, then one that lacks the content-type header.
+    set_cors(&stack, json!([{"AllowedOrigins": [ORIGIN], "AllowedMethods": ["GET", "POST"], "AllowedHeaders": ["*"], "ExposeHeaders": ["ETag"]}])).await;
+    let r = preflight(&stack, &url, ORIGIN, "PUT", "content-type").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    no_cors_header(&r, "preflight for a method outside the rule");
+    let r = preflight(&stack, &url, ORIGIN, "GET", "").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.header("access-control-allow-origin"), Some(ORIGIN));
+    assert_eq!(r.header("access-control-allow-methods"), Some("GET, POST"));
+    let r = stack
+        .send(Method::GET, &format!("{s3}/"), &[("origin", ORIGIN)], "")
+        .await;
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some(ORIGIN),
+        "GET is in the rule"
+    );
+    let r = stack.put(&url, b"hello").await;
+    no_cors_header(&r, "a PUT outside the rule");
+    set_cors(&stack, json!({"CORSRules": [{"AllowedOrigins": ["http://127.0.0.1:*"], "AllowedMethods": ["PUT"], "AllowedHeaders": ["x-amz-*"], "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 60}]})).await;
+    let r = preflight(&stack, &url, ORIGIN, "PUT", "content-type").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    no_cors_header(&r, "preflight for a header outside the rule");
+    let r = preflight(&stack, &url, ORIGIN, "PUT", "x-amz-date").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.header("access-control-max-age"), Some("60"));
+    assert_eq!(r.header("access-control-allow-headers"), Some("x-amz-date"));
+    let r = stack.put(&url, b"hello").await;
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some(ORIGIN),
+        "the actual PUT is matched on origin and method only"
+    );
+    assert_eq!(r.header("access-control-expose-headers"), Some("ETag"));
+
+    // Bad rules are refused naming the field; DELETE goes back to the default.
+    let r = set_cors(
+        &stack,
+        json!([{"AllowedOrigins": ["*"], "AllowedMethods": ["PATCH"]}]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.text().contains("CORSRules[0].AllowedMethods[0]"),
+        "{}",
+        r.text()
+    );
+    let r = stack
+        .send(Method::DELETE, &format!("{}/__cors", stack.web()), &[], "")
+        .await;
+    assert_eq!(r.json()["rules"], Value::Null);
+    let r = preflight(&stack, &url, ORIGIN, "DELETE", "content-type,x-custom").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        r.header("access-control-expose-headers"),
+        Some("ETag, x-amz-request-id")
+    );
+}
+
+#[tokio::test]
+async fn the_cors_control_is_404_without_faults() {
+    let stack = Stack::start(false).await;
+    let r = stack
+        .send(
+            Method::POST,
+            &format!("{}/__cors", stack.web()),
+            &[("content-type", "application/json")],
+            "[]",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+/// `POST /backend/multipart/{what}` with a JSON body.
+async fn mp(stack: &Stack, what: &str, body: &Value) -> Resp {
+    stack
+        .send(
+            Method::POST,
+            &format!("{}/backend/multipart/{what}", stack.web()),
+            &[("content-type", "application/json"), ("origin", ORIGIN)],
+            body.to_string(),
+        )
+        .await
+}
+
+/// Signs and PUTs one part; gives its ETag.
+async fn put_part(stack: &Stack, id: &Value, n: u64, data: Vec<u8>) -> String {
+    let mut req = id.clone();
+    req["partNumber"] = json!(n);
+    req["size"] = json!(data.len());
+    let r = mp(stack, "sign-part", &req).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let url = r.json()["url"].as_str().unwrap().to_owned();
+    let r = stack
+        .send(Method::PUT, &url, &[("origin", ORIGIN)], data)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "part {n}: {}", r.text());
+    assert!(r
+        .header("access-control-expose-headers")
+        .unwrap_or("")
+        .contains("ETag"));
+    r.header("etag").expect("ETag").to_owned()
+}
+
+async fn in_progress(stack: &Stack) -> Vec<String> {
+    let v = stack
+        .send(
+            Method::GET,
+            &format!("{}/__dev/multipart", stack.web()),
+            &[],
+            "",
+        )
+        .await
+        .json();
+    v["uploads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["uploadId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_sample_backends_multipart_endpoints_create_sign_list_complete_and_abort() {
+    let stack = Stack::start(true).await;
+    let r = mp(
+        &stack,
+        "create",
+        &json!({"file_name": "big.bin", "content_type": "application/octet-stream"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let created = r.json();
+    let (upload_id, key) = (
+        created["uploadId"].as_str().unwrap().to_owned(),
+        created["key"].as_str().unwrap().to_owned(),
+    );
+    let id = json!({"uploadId": upload_id, "key": key});
+    assert!(in_progress(&stack).await.contains(&upload_id));
+    let first = vec![7u8; 5 * 1024 * 1024];
+    let e1 = put_part(&stack, &id, 1, first.clone()).await;
+    let e2 = put_part(&stack, &id, 2, b"tail".to_vec()).await;
+    let r = mp(&stack, "list", &id).await;
+    let listed = r.json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(2), "{listed}");
+    assert_eq!(
+        (listed[0]["partNumber"].clone(), listed[0]["size"].clone()),
+        (json!(1), json!(5 * 1024 * 1024))
+    );
+    assert_eq!(
+        listed[1]["etag"].as_str().map(|e| e.trim_matches('"')),
+        Some(e2.trim_matches('"'))
+    );
+    // A 200 to CompleteMultipartUpload that carries an <Error>: the backend does not take it
+    // for a success.
+    stack
+        .arm(json!({"match": "store_complete", "status": 200, "s3_code": "InternalError"}))
+        .await;
+    let parts = json!([{"partNumber": 1, "etag": e1}, {"partNumber": 2, "etag": e2}]);
+    let mut done = id.clone();
+    done["parts"] = parts;
+    let r = mp(&stack, "complete", &done).await;
+    assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{}", r.text());
+    assert!(r.text().contains("InternalError"), "{}", r.text());
+    let log = stack.faults().await["log"].clone();
+    assert_eq!(
+        (log[0]["target"].as_str(), log[0]["status"].as_u64()),
+        (Some("store_complete"), Some(200))
+    );
+    assert!(
+        in_progress(&stack).await.contains(&upload_id),
+        "the failed complete left the upload"
+    );
+    // Then it completes: the object holds both parts.
+    let r = mp(&stack, "complete", &done).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["file_uuid"], key.as_str());
+    assert!(!in_progress(&stack).await.contains(&upload_id));
+    let obj = stack
+        .send(
+            Method::GET,
+            &format!("{}/__dev/object/{key}", stack.web()),
+            &[],
+            "",
+        )
+        .await
+        .json();
+    assert_eq!(obj["size"], json!(first.len() + 4));
+
+    // Abort drops an upload and its parts; a second abort of it fails.
+    let created = mp(&stack, "create", &json!({"file_name": "gone.bin"}))
+        .await
+        .json();
+    let id = json!({"uploadId": created["uploadId"], "key": created["key"]});
+    put_part(&stack, &id, 1, b"part".to_vec()).await;
+    let r = mp(&stack, "abort", &id).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert!(!in_progress(&stack)
+        .await
+        .contains(&created["uploadId"].as_str().unwrap().to_owned()));
+    assert!(mp(&stack, "abort", &id).await.status.is_client_error());
+    // Bad bodies name the field.
+    let r = mp(&stack, "complete", &json!({"uploadId": "x", "key": "y"})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    let counters = stack
+        .send(
+            Method::GET,
+            &format!("{}/__dev/multipart", stack.web()),
+            &[],
+            "",
+        )
+        .await
+        .json()["counters"]
+        .clone();
+    assert_eq!(
+        (
+            counters["create"].as_u64(),
+            counters["complete"].as_u64(),
+            counters["abort"].as_u64()
+        ),
+        (Some(2), Some(3), Some(2)),
+        "{counters}"
+    );
+}
+
+#[tokio::test]
+async fn random_mode_at_a_middle_rate_faults_about_that_share_and_only_its_targets() {
+    let stack = Stack::start(true).await;
+    let (url, _) = stack.presign("mid.txt").await;
+    // rate 0.3 over 200 PUTs: the seeded PRNG gives the same draws every run; a fair coin
+    // of p = 0.3 lands in 40..=80 (3 standard deviations) with probability about 0.998.
+    stack.arm(json!({"random": {"rate": 0.3, "seed": 11, "kinds": ["status"], "targets": ["store_put"]}})).await;
+    let mut failed = 0;
+    for _ in 0..200 {
+        let r = stack.put(&url, b"m").await;
+        if r.status != StatusCode::OK {
+            assert!(
+                r.status.is_server_error()
+                    || r.status == StatusCode::TOO_MANY_REQUESTS
+                    || r.status.is_client_error(),
+                "{}",
+                r.status
+            );
+            failed += 1;
+        }
+    }
+    assert!(
+        (40..=80).contains(&failed),
+        "{failed} of 200 faulted at rate 0.3"
+    );
+    let v = stack.faults().await;
+    assert_eq!(
+        v["log"].as_array().unwrap().len(),
+        failed,
+        "every fault is logged"
+    );
+    assert_eq!(v["fired"]["status"].as_u64(), Some(failed as u64));
+    // API calls are not a target: none faulted.
+    for i in 0..20 {
+        stack.presign(&format!("api{i}.txt")).await;
+    }
+    assert_eq!(
+        stack.faults().await["log"].as_array().unwrap().len(),
+        failed
+    );
+    // The same seed gives the same faults again.
+    stack.arm(json!({"random": {"rate": 0.3, "seed": 11, "kinds": ["status"], "targets": ["store_put"]}})).await;
+    let mut again = 0;
+    for _ in 0..200 {
+        if stack.put(&url, b"m").await.status != StatusCode::OK {
+            again += 1;
+        }
+    }
+    assert_eq!(again, failed, "seeded: the same count");
+}

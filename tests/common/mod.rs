@@ -226,6 +226,23 @@ pub fn counting_presign(counter: &str, extra: &str, extra_on_calls: &[u32]) -> F
     f.apply(&JsValue::NULL, &js_sys::Array::of4(&web_base().into(), &counter.into(), &extra.into(), &calls)).unwrap().unchecked_into()
 }
 
+/// Counts calls of `fetch` and `XMLHttpRequest.prototype.send` in this page (or worker), to see which
+/// transport ran. Returns the counters object and a function that restores both.
+pub fn spy_transports() -> (JsValue, Function) {
+    let counts = js_sys::Object::new();
+    let restore: Function = js_fn(
+        "c",
+        "c.fetch = 0; c.xhr = 0; const f = globalThis.fetch; const s = XMLHttpRequest.prototype.send;
+         globalThis.fetch = function () { c.fetch++; return f.apply(this, arguments); };
+         XMLHttpRequest.prototype.send = function () { c.xhr++; return s.apply(this, arguments); };
+         return () => { globalThis.fetch = f; XMLHttpRequest.prototype.send = s; };",
+    )
+    .call1(&JsValue::NULL, &counts)
+    .unwrap()
+    .unchecked_into();
+    (counts.into(), restore)
+}
+
 // ---------------------------------------------------------------- fault injection (`--faults`)
 
 /// Sends `method url` with an optional JSON body (given as JSON text); returns (status, parsed

@@ -18,6 +18,7 @@ import {
   type PutFileOptions,
   type PutResult,
   type RetryOptions,
+  type UploadAllEntry,
   type UploadAllOptions,
   type UploadAllResult,
   type UploadError,
@@ -79,6 +80,7 @@ expectType<
     UploadErrorCode,
     | "invalid_input" | "unauthorized" | "forbidden" | "rate_limited" | "presign_failed" | "url_expired"
     | "too_large" | "upload_rejected" | "network" | "cors" | "aborted" | "verify_failed" | "bad_response"
+    | "server_error"
   >
 >(true);
 expectType<Equal<Progress["phase"], "presign" | "upload" | "verify">>(true);
@@ -109,6 +111,7 @@ function advice(e: UploadError): string {
     case "aborted": return "cancelled";
     case "verify_failed": return "sent but not verified";
     case "bad_response": return `odd answer ${extra}`;
+    case "server_error": return `server failed: ${e.status ?? "?"}`;
     default: {
       const unhandled: never = e.code;
       return unhandled;
@@ -245,7 +248,9 @@ export async function run(file: File, files: FileList, blob: Blob): Promise<void
     if (entry.ok) console.log(describe(entry.result));
     else console.log(entry.error.code, entry.error.retryable, advice(entry.error));
   }
-  await uploader.uploadAll([file, blob]);
+  // A Blob has no name: it goes as an entry with fileName.
+  const entry: UploadAllEntry = { file: blob, fileName: "report.csv", contentType: "text/csv" };
+  await uploader.uploadAll([file, entry, { file, fileName: "renamed.txt" }]);
 
   // A URL you already have.
   const putOptions: PutFileOptions = {

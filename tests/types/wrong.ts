@@ -29,6 +29,7 @@ export async function wrong(file: File, url: string): Promise<void> {
   await uploader.upload("not a file"); // wrong: a File or Blob
   await uploader.uploadAll(file); // wrong: a FileList or an array
   await uploader.uploadAll([file], { concurrency: "3" }); // wrong: concurrency is a number
+  await uploader.uploadAll([new Blob(["x"])]); // wrong: a Blob goes as { file, fileName }
   const r: UploadResult = uploader.upload(file); // wrong: a Promise, not the result
   const done = await uploader.upload(file);
   console.log(r, done.fileID); // wrong: the field is fileId
