@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Promise, Reflect};
+use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Blob, File, RequestCredentials};
@@ -12,15 +12,16 @@ use web_sys::{Blob, File, RequestCredentials};
 use crate::api::DEFAULT_API_TIMEOUT_MS;
 use crate::error::UploadError;
 use crate::batch;
-use crate::flow::{self, Phase, Progress, PutJob, UploadJob, Uploaded};
+use crate::flow::{self, Phase, Progress, PutJob, UploadJob};
 use crate::hexnode::{self, ApiOp, Portal, Presigned};
 use crate::input;
 use crate::limiter::RateLimiter;
-use crate::opts::{number_array, numbers_of, object as obj, Opts};
+use crate::opts::{js_error, number_array, numbers_of, object as obj, opt_num, opt_str, upload_result, Opts};
 use crate::platform;
 use crate::presigned;
 use crate::retry::RetryPolicy;
-use crate::source::{BackendCore, HexnodeCore, Source, Via};
+use crate::backend::{BackendCore, Via};
+use crate::source::{HexnodeCore, Source};
 use crate::transport;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -96,30 +97,6 @@ extern "C" {
     pub type UploadAllOptions;
 }
 
-/// Turns an [`UploadError`] into the JS `Error` that promises reject with.
-pub(crate) fn js_error(e: &UploadError) -> JsValue {
-    let err = js_sys::Error::new(&e.message);
-    err.set_name("UploadError");
-    let set = |k: &str, v: JsValue| {
-        let _ = Reflect::set(&err, &JsValue::from_str(k), &v);
-    };
-    set("code", e.code.as_str().into());
-    set("retryable", e.retryable.into());
-    if let Some(s) = e.status {
-        set("status", JsValue::from_f64(s as f64));
-    }
-    if let Some(c) = &e.s3_code {
-        set("s3Code", c.into());
-    }
-    if let Some(r) = &e.request_id {
-        set("requestId", r.into());
-    }
-    if let Some(ms) = e.retry_after_ms {
-        set("retryAfterMs", JsValue::from_f64(ms as f64));
-    }
-    err.into()
-}
-
 fn promise<F>(fut: F) -> Promise
 where
     F: std::future::Future<Output = Result<JsValue, UploadError>> + 'static,
@@ -127,14 +104,6 @@ where
     crate::platform::spawn_promise(async move { fut.await.map_err(|e| js_error(&e)) })
 }
 
-
-fn opt_str(s: &Option<String>) -> JsValue {
-    s.as_deref().map(JsValue::from_str).unwrap_or(JsValue::UNDEFINED)
-}
-
-fn opt_num(n: Option<u64>) -> JsValue {
-    n.map(|n| JsValue::from_f64(n as f64)).unwrap_or(JsValue::UNDEFINED)
-}
 
 /// Retry policy and per-attempt timeout from `retry`.
 fn read_retry(o: &Opts<'_>) -> Result<(RetryPolicy, Option<u64>), UploadError> {
@@ -176,24 +145,6 @@ fn read_upload_opts(v: &JsValue) -> Result<ReadUpload, UploadError> {
     })
 }
 
-pub(crate) fn upload_result(u: Uploaded) -> JsValue {
-    let (verified, file_id, raw) = match u.verified {
-        Some(v) => (true, v.file_id, v.raw),
-        None => (false, None, JsValue::UNDEFINED),
-    };
-    obj(&[
-        ("fileUuid", u.presigned.file_uuid.as_str().into()),
-        ("fileName", u.presigned.file_name.as_str().into()),
-        ("contentType", u.presigned.content_type.as_str().into()),
-        ("size", JsValue::from_f64(u.size as f64)),
-        ("etag", opt_str(&u.put.etag)),
-        ("verified", verified.into()),
-        ("fileId", opt_num(file_id)),
-        ("verify", raw),
-        ("attempts", JsValue::from_f64(u.put.attempts as f64)),
-        ("durationMs", JsValue::from_f64(u.duration_ms)),
-    ])
-}
 
 /// Validates one upload's inputs and runs the flow.
 async fn run_upload(source: Source, file: JsValue, o: ReadUpload, progress: Rc<Progress>, timeout_ms: u64) -> Result<JsValue, UploadError> {
@@ -627,7 +578,7 @@ impl Uploader {
     #[wasm_bindgen(unchecked_return_type = "Promise<UploadResult>")]
     pub fn upload(&self, #[wasm_bindgen(unchecked_param_type = "File | Blob")] file: JsValue, opts: Option<UploadOptions>) -> Promise {
         if self.multipart.is_some() {
-            return crate::task::upload_promise(self, file, opts.map(Into::into).unwrap_or(JsValue::UNDEFINED));
+            return crate::task::start_now(&self.source, self.multipart.as_ref(), self.put_timeout_ms, file, opts.map(Into::into).unwrap_or(JsValue::UNDEFINED));
         }
         upload_promise(self.source.clone(), file, opts, self.put_timeout_ms)
     }
@@ -692,4 +643,19 @@ pub fn put_file(
             ("attempts", JsValue::from_f64(done.attempts as f64)),
         ]))
     })
+}
+
+#[wasm_bindgen]
+impl Uploader {
+    /// Creates an upload task for `file` that can be started, paused, resumed and aborted.
+    /// Throws an `UploadError` (`invalid_input`, `too_large`) when an argument is wrong.
+    #[wasm_bindgen(js_name = createUpload)]
+    pub fn create_upload(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "File | Blob")] file: JsValue,
+        opts: Option<UploadOptions>,
+    ) -> Result<crate::task::UploadTask, JsValue> {
+        let opts: JsValue = opts.map(Into::into).unwrap_or(JsValue::UNDEFINED);
+        crate::task::prepare(&self.source, self.multipart.as_ref(), self.put_timeout_ms, &file, &opts).map_err(|e| js_error(&e))
+    }
 }

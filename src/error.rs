@@ -1,14 +1,14 @@
 //! The one error type of the crate: a stable machine-readable [`ErrorCode`]
 //! plus a human message that says what happened and what to do next.
 //!
-//! Every message goes through [`crate::presigned::redact_text`] when the error
+//! Every message goes through [`crate::redact::redact_text`] when the error
 //! is built, so a presigned URL quoted in a message never carries its
 //! signature, credential or security token. `Display` and `Debug` redact once
 //! more, in case a public field was set by hand.
 
 use std::fmt;
 
-use crate::presigned::redact_text;
+use crate::redact::redact_text;
 
 /// The problem text for an option that only the full build has (`multipart`, `s3`): it names
 /// the entries to import instead.
@@ -129,7 +129,7 @@ pub struct UploadError {
 
 impl UploadError {
     /// A new error. The message is passed through
-    /// [`crate::presigned::redact_text`]; `retryable` is true for
+    /// [`crate::redact::redact_text`]; `retryable` is true for
     /// [`ErrorCode::Network`] and [`ErrorCode::RateLimited`], false otherwise.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         let message: String = message.into();

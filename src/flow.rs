@@ -14,7 +14,8 @@ use crate::platform;
 use crate::presigned;
 use crate::retry::{decide, Decision, RetryPolicy};
 use crate::s3_error;
-use crate::source::{Source, Verified};
+use crate::backend::Verified;
+use crate::source::Source;
 use crate::text::{cat, num};
 use crate::transport::{self, PutFailure, PutRequest, TransportKind};
 

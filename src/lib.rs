@@ -23,12 +23,14 @@ pub mod limiter;
 #[cfg(feature = "full")]
 pub mod multipart;
 pub mod presigned;
+pub mod redact;
 pub mod retry;
 pub mod s3_error;
 #[cfg(feature = "full")]
 pub mod sigv4;
 
 mod api;
+mod backend;
 mod batch;
 pub mod bindings;
 mod flow;

@@ -1,5 +1,6 @@
 //! Reading option objects that come from JS, with errors that name the field; and building the
-//! plain objects handed back (results, request bodies) with a few `Reflect` calls.
+//! values handed back (results, request bodies, the `UploadError` JS `Error`) with a few
+//! `Reflect` calls. Below the JS face: `bindings` and `task` both build on it.
 
 use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::prelude::*;
@@ -7,6 +8,7 @@ use wasm_bindgen::JsCast;
 use web_sys::AbortSignal;
 
 use crate::error::UploadError;
+use crate::flow::Uploaded;
 use crate::text::cat;
 
 /// A JS options object (or `undefined`), and the name it is reported under (`opts`).
@@ -149,4 +151,58 @@ pub(crate) fn numbers_of(v: &JsValue, field: &str) -> Result<Vec<f64>, UploadErr
     }
     let arr: &js_sys::Array = v.unchecked_ref();
     Ok(arr.iter().map(|x| x.as_f64().unwrap_or(f64::NAN)).collect())
+}
+
+/// Turns an [`UploadError`] into the JS `Error` that promises reject with.
+pub(crate) fn js_error(e: &UploadError) -> JsValue {
+    let err = js_sys::Error::new(&e.message);
+    err.set_name("UploadError");
+    let set = |k: &str, v: JsValue| {
+        let _ = Reflect::set(&err, &JsValue::from_str(k), &v);
+    };
+    set("code", e.code.as_str().into());
+    set("retryable", e.retryable.into());
+    if let Some(s) = e.status {
+        set("status", JsValue::from_f64(s as f64));
+    }
+    if let Some(c) = &e.s3_code {
+        set("s3Code", c.into());
+    }
+    if let Some(r) = &e.request_id {
+        set("requestId", r.into());
+    }
+    if let Some(ms) = e.retry_after_ms {
+        set("retryAfterMs", JsValue::from_f64(ms as f64));
+    }
+    err.into()
+}
+
+/// The `UploadResult` object of a finished upload.
+pub(crate) fn upload_result(u: Uploaded) -> JsValue {
+    let (verified, file_id, raw) = match u.verified {
+        Some(v) => (true, v.file_id, v.raw),
+        None => (false, None, JsValue::UNDEFINED),
+    };
+    object(&[
+        ("fileUuid", u.presigned.file_uuid.as_str().into()),
+        ("fileName", u.presigned.file_name.as_str().into()),
+        ("contentType", u.presigned.content_type.as_str().into()),
+        ("size", JsValue::from_f64(u.size as f64)),
+        ("etag", opt_str(&u.put.etag)),
+        ("verified", verified.into()),
+        ("fileId", opt_num(file_id)),
+        ("verify", raw),
+        ("attempts", JsValue::from_f64(u.put.attempts as f64)),
+        ("durationMs", JsValue::from_f64(u.duration_ms)),
+    ])
+}
+
+/// An optional string as a JS value (`undefined` when absent).
+pub(crate) fn opt_str(s: &Option<String>) -> JsValue {
+    s.as_deref().map(JsValue::from_str).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// An optional number as a JS value (`undefined` when absent).
+pub(crate) fn opt_num(n: Option<u64>) -> JsValue {
+    n.map(|n| JsValue::from_f64(n as f64)).unwrap_or(JsValue::UNDEFINED)
 }

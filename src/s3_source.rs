@@ -17,7 +17,7 @@ use crate::opts::Opts;
 use crate::platform;
 use crate::presigned::MAX_EXPIRES_SECS;
 use crate::sigv4::{self, Credentials, S3Location, S3Presigner, MAX_KEY_BYTES};
-use crate::source::BackendCore;
+use crate::backend::BackendCore;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_S3: &'static str = r#"

@@ -5,24 +5,17 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Function, Object, Promise, Reflect};
+use js_sys::Reflect;
 use wasm_bindgen::prelude::*;
 use web_sys::{AbortSignal, RequestCredentials};
 
 use crate::api::{self, JsonPost};
-use crate::error::{ErrorCode, UploadError};
-use crate::hexnode::{self, ApiOp, Portal, Presigned, PresignJson, Server};
+use crate::backend::{presign_body, presign_json_from, verified_from, verify_body, BackendCore, Verified};
+use crate::error::UploadError;
+use crate::hexnode::{self, ApiOp, Portal, Presigned, Server};
 use crate::limiter::RateLimiter;
-use crate::opts::object;
 use crate::platform::{self, Boxed};
 use crate::retry::RetryPolicy;
-
-/// The parsed answer of a verify call.
-#[derive(Clone, Debug)]
-pub(crate) struct Verified {
-    pub file_id: Option<u64>,
-    pub raw: JsValue,
-}
 
 /// The Hexnode API client's state.
 pub(crate) struct HexnodeCore {
@@ -37,24 +30,6 @@ pub(crate) struct HexnodeCore {
     pub timeout_ms: u64,
 }
 
-/// A backend endpoint or a JS callback.
-pub(crate) enum Via {
-    Url(String),
-    Func(Function),
-}
-
-/// The "through a backend" source. `presign` is `None` when the URLs are made in the browser
-/// (`Source::S3`), which uses the rest for verify, retries and transport rules.
-pub(crate) struct BackendCore {
-    pub presign: Option<Via>,
-    pub verify: Option<Via>,
-    pub headers: Vec<(String, String)>,
-    pub credentials: RequestCredentials,
-    pub retry: RetryPolicy,
-    pub allow_insecure_http: bool,
-    pub timeout_ms: u64,
-}
-
 /// One of the ways to get a presigned URL and verify the upload.
 #[derive(Clone)]
 pub(crate) enum Source {
@@ -63,58 +38,6 @@ pub(crate) enum Source {
     /// Presigned inside the browser with SigV4 (`opts.s3`).
     #[cfg(feature = "full")]
     S3(Rc<crate::s3_source::S3Core>),
-}
-
-/// The JSON body of a presign request: `{file_name, content_type, size?}`.
-fn presign_body(file_name: &str, content_type: &str, size: Option<u64>) -> JsValue {
-    let size = size.map_or(JsValue::UNDEFINED, |s| JsValue::from_f64(s as f64));
-    object(&[("file_name", file_name.into()), ("content_type", content_type.into()), ("size", size)])
-}
-
-/// The JSON body of a verify request: `{file_uuid}`.
-fn verify_body(file_uuid: &str) -> JsValue {
-    object(&[("file_uuid", file_uuid.into())])
-}
-
-fn presign_json_from(value: &JsValue) -> PresignJson {
-    // Hexnode's own snake_case shape; camelCase is accepted from JS callbacks too.
-    let get = |a: &str, b: &str| {
-        Reflect::get(value, &JsValue::from_str(a))
-            .ok()
-            .and_then(|v| v.as_string())
-            .or_else(|| Reflect::get(value, &JsValue::from_str(b)).ok().and_then(|v| v.as_string()))
-    };
-    if !value.is_object() {
-        return PresignJson::default();
-    }
-    PresignJson {
-        presigned_url: get("presigned_url", "presignedUrl"),
-        file_name: get("file_name", "fileName"),
-        file_uuid: get("file_uuid", "fileUuid"),
-    }
-}
-
-fn verified_from(raw: JsValue) -> Verified {
-    let num = |k: &str| Reflect::get(&raw, &JsValue::from_str(k)).ok().and_then(|v| v.as_f64());
-    Verified { file_id: hexnode::file_id_from_verify(num("id"), num("file_id")), raw }
-}
-
-/// Calls a JS callback with one argument and awaits what it returns (a value or a promise),
-/// racing the abort signal. A throw or a rejection becomes `code` with the thrown message.
-pub(crate) async fn call_callback(f: &Function, arg: &JsValue, signal: Option<&AbortSignal>, code: ErrorCode, what: &str) -> Result<JsValue, UploadError> {
-    platform::check_abort(signal)?;
-    let returned = f.call1(&JsValue::UNDEFINED, arg).map_err(|e| callback_error(&e, code, what))?;
-    let promise = Promise::resolve(&returned);
-    match platform::race_abort(promise, signal).await? {
-        Ok(v) => Ok(v),
-        Err(e) => Err(callback_error(&e, code, what)),
-    }
-}
-
-fn callback_error(e: &JsValue, code: ErrorCode, what: &str) -> UploadError {
-    let (_, message) = platform::js_error_parts(e);
-    let message = if message.is_empty() { "no message".to_owned() } else { message };
-    UploadError::new(code, crate::text::cat(&["The ", what, " callback failed: ", &message]))
 }
 
 impl HexnodeCore {
@@ -157,56 +80,6 @@ impl HexnodeCore {
         let json = self.call(op, path, body, signal).await?;
         let message = Reflect::get(&json, &JsValue::from_str("message")).ok().and_then(|v| v.as_string());
         hexnode::message_from_json(hexnode::MessageJson { message }, op)
-    }
-}
-
-impl BackendCore {
-    pub(crate) fn post<'a>(&'a self, op: ApiOp, url: &'a str, body: &'a JsValue, signal: Option<&'a AbortSignal>) -> JsonPost<'a> {
-        JsonPost {
-            op,
-            url,
-            body,
-            headers: &self.headers,
-            credentials: self.credentials,
-            signal,
-            timeout_ms: self.timeout_ms,
-            policy: self.retry,
-            limiter: None,
-            secret: None,
-            server: Server::Backend,
-        }
-    }
-
-    /// Asks the backend (endpoint or callback) for a presigned URL.
-    pub(crate) async fn presign(&self, file_name: &str, content_type: &str, size: u64, signal: Option<&AbortSignal>) -> Result<Presigned, UploadError> {
-        let json = match &self.presign {
-            None => return Err(UploadError::invalid_input("opts.presign", "is required")),
-            Some(Via::Url(url)) => {
-                let body = presign_body(file_name, content_type, Some(size));
-                api::post_json(self.post(ApiOp::Presign, url, &body, signal)).await?.json
-            }
-            Some(Via::Func(f)) => {
-                let arg = Object::new();
-                let _ = Reflect::set(&arg, &"fileName".into(), &file_name.into());
-                let _ = Reflect::set(&arg, &"contentType".into(), &content_type.into());
-                let _ = Reflect::set(&arg, &"size".into(), &JsValue::from_f64(size as f64));
-                call_callback(f, &arg, signal, ErrorCode::PresignFailed, "presign").await?
-            }
-        };
-        hexnode::presigned_from_json(presign_json_from(&json), file_name, content_type, platform::now_ms(), self.allow_insecure_http)
-    }
-
-    /// Verifies through the backend; `None` when verification is turned off.
-    pub(crate) async fn verify(&self, file_uuid: &str, signal: Option<&AbortSignal>) -> Result<Option<Verified>, UploadError> {
-        let raw = match &self.verify {
-            None => return Ok(None),
-            Some(Via::Url(url)) => {
-                let body = verify_body(file_uuid);
-                api::post_json(self.post(ApiOp::Verify, url, &body, signal)).await?.json
-            }
-            Some(Via::Func(f)) => call_callback(f, &JsValue::from_str(file_uuid), signal, ErrorCode::VerifyFailed, "verify").await?,
-        };
-        Ok(Some(verified_from(raw)))
     }
 }
 

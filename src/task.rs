@@ -10,12 +10,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{AbortController, AbortSignal, Blob, File};
 
-use crate::bindings::{js_error, upload_result, Uploader};
 use crate::error::{ErrorCode, UploadError};
 use crate::flow::{self, Progress, PutDone, UploadJob};
 use crate::hexnode::Presigned;
 use crate::input;
-use crate::opts::Opts;
+use crate::opts::{js_error, upload_result, Opts};
 use crate::platform;
 use crate::source::Source;
 use crate::transport::{self, TransportKind};
@@ -111,6 +110,10 @@ impl State {
     }
 }
 
+/// What a single PUT left once it landed: the URL that worked, the PUT's outcome, and a verify
+/// answer already had (see `flow::send`).
+type Sent = (Presigned, PutDone, Option<crate::backend::Verified>);
+
 /// A single-PUT upload's inputs.
 struct Single {
     source: Source,
@@ -123,7 +126,7 @@ struct Single {
     progress: Rc<Progress>,
     /// When the first run began, and the PUT once it landed: a resume after that only verifies.
     started: Cell<f64>,
-    sent: RefCell<Option<Box<(Presigned, PutDone, Option<crate::source::Verified>)>>>,
+    sent: RefCell<Option<Box<Sent>>>,
 }
 
 enum Work {
@@ -333,8 +336,8 @@ pub(crate) struct TaskInput {
     pub progress: Rc<Progress>,
 }
 
-/// Reads and validates `createUpload(file, opts)`'s arguments into a task.
-fn prepare(up: &Uploader, file: &JsValue, opts: &JsValue) -> Result<UploadTask, UploadError> {
+/// Reads and validates `createUpload(file, opts)`'s arguments into a task of `source`.
+pub(crate) fn prepare(source: &Source, multipart: Option<&Rc<MultipartCore>>, put_timeout_ms: u64, file: &JsValue, opts: &JsValue) -> Result<UploadTask, UploadError> {
     let o = Opts::new(opts, "opts")?;
     let input = TaskInput {
         file: file.clone(),
@@ -344,7 +347,7 @@ fn prepare(up: &Uploader, file: &JsValue, opts: &JsValue) -> Result<UploadTask, 
         signal: o.signal("signal")?,
         progress: Progress::to_js(o.function("onProgress")?),
     };
-    build(&up.source, up.multipart.as_ref(), up.put_timeout_ms, input)
+    build(source, multipart, put_timeout_ms, input)
 }
 
 /// Runs one upload as a task: multipart when `multipart` is configured and the file reaches
@@ -399,26 +402,11 @@ impl UploadTask {
     }
 }
 
-/// `Uploader.upload()` when `multipart` is configured: a task, started at once.
-pub(crate) fn upload_promise(up: &Uploader, file: JsValue, opts: JsValue) -> Promise {
-    let task = prepare(up, &file, &opts);
+/// `Uploader.upload()` when `multipart` is configured: a task of `source`, started at once.
+pub(crate) fn start_now(source: &Source, multipart: Option<&Rc<MultipartCore>>, put_timeout_ms: u64, file: JsValue, opts: JsValue) -> Promise {
+    let task = prepare(source, multipart, put_timeout_ms, &file, &opts);
     crate::platform::spawn_promise(async move {
         let task = task.map_err(|e| js_error(&e))?;
         task.shared.clone().start().await.map_err(|e| js_error(&e))
     })
-}
-
-#[wasm_bindgen]
-impl Uploader {
-    /// Creates an upload task for `file` that can be started, paused, resumed and aborted.
-    /// Throws an `UploadError` (`invalid_input`, `too_large`) when an argument is wrong.
-    #[wasm_bindgen(js_name = createUpload)]
-    pub fn create_upload(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "File | Blob")] file: JsValue,
-        opts: Option<crate::bindings::UploadOptions>,
-    ) -> Result<UploadTask, JsValue> {
-        let opts: JsValue = opts.map(Into::into).unwrap_or(JsValue::UNDEFINED);
-        prepare(self, &file, &opts).map_err(|e| js_error(&e))
-    }
 }

@@ -6,6 +6,16 @@ pub(crate) fn cat(parts: &[&str]) -> String {
     parts.concat()
 }
 
+/// The value of one ASCII hex digit.
+pub(crate) fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
 /// `n` in decimal.
 pub(crate) fn num(n: u64) -> String {
     let mut digits = [0u8; 20];

@@ -20,7 +20,7 @@ use web_sys::{AbortSignal, Blob};
 
 use super::Linked;
 use crate::api;
-use crate::bindings::upload_result;
+use crate::opts::upload_result;
 use crate::error::{ErrorCode, UploadError};
 use crate::flow::{Phase, Progress, PutDone, Uploaded};
 use crate::hexnode::ApiOp;
@@ -32,7 +32,8 @@ use crate::presigned;
 use crate::retry::{decide, Decision};
 use crate::s3_error;
 use crate::opts::object;
-use crate::source::{call_callback, BackendCore, Source, Via};
+use crate::backend::{call_callback, BackendCore, Via};
+use crate::source::Source;
 use crate::text::{cat, num};
 use crate::transport::{self, PutFailure, PutRequest, TransportKind};
 
