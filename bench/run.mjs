@@ -868,7 +868,11 @@ async function main() {
   }
 }
 
-main().catch((e) => {
-  console.error('[bench] error:', e.stack || e);
-  process.exit(1);
-});
+// Run when executed (node bench/run.mjs); importing it only gives `markdown`, to re-render a results.json.
+export { markdown };
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((e) => {
+    console.error('[bench] error:', e.stack || e);
+    process.exit(1);
+  });
+}
