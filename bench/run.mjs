@@ -735,7 +735,7 @@ function markdown(res) {
     L.push('No per-crate breakdown: no named .wasm was built (BENCH_NO_BUILD=1, or wasm-bindgen or wasm-opt missing).', '');
   }
 
-  L.push('### Largest functions', '');
+  if (withCrates.length) L.push('### Largest functions', '');
   if (!z.twiggy) {
     L.push('⚠ twiggy was not found (install it with `cargo install twiggy`): the lists below come from bench/wasm-size.mjs (shallow sizes, rough demangling), and there are no retained sizes, dominator trees or monomorphization counts.', '');
   }
@@ -757,7 +757,7 @@ function markdown(res) {
     if (b.twiggy?.dominators) L.push(`**${k}**, \`twiggy dominators -d 3 -r 40\` (the dominator tree of the call graph: each item's retained size is what only it keeps alive; \`table[0]\`/\`elem[0]\` is the function table that closures and async tasks are called through):`, '', '```', b.twiggy.dominators.trimEnd(), '```', '');
     if (b.twiggy?.monos) L.push(`**${k}**, \`twiggy monos -g -m 12\` (generic functions copied per type; "bloat" = bytes beyond one copy):`, '', '```', b.twiggy.monos.trimEnd(), '```', '');
   }
-  if (z.twiggy) L.push(`(${z.twiggy}, on the same named .wasm files.)`, '');
+  if (z.twiggy && withCrates.length) L.push(`(${z.twiggy}, on the same named .wasm files.)`, '');
 
   L.push('## How to read and rerun', '');
   L.push('- `npm run bench` (full, about 5 minutes once built) rewrites bench/results.json and this file; `BENCH_QUICK=1 npm run bench` is a smoke (1 MiB + 16 MiB, multipart at 16 MiB, 3 runs, 50-file batch) written to bench/out/quick/.');
