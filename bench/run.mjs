@@ -1,7 +1,8 @@
 // `npm run bench` (through scripts/bench.sh, which builds everything and starts the devserver first).
 //
-// Drives headless Chromium on bench/page (served by the devserver, same origin as /pkg/) and compares,
-// on the same store with the same Files:
+// Drives headless Chromium on bench/page (served by the devserver, same origin as /pkg/, where both
+// builds are laid out as in dist/: core at /pkg/web/, full at /pkg/full/web/) and compares, on the
+// same store with the same Files (single-PUT contenders on core, multipart on full):
 //   raw fetch PUT (the floor) · putFile (fetch) · putFile (xhr + onProgress) · Uploader.upload
 //   (presign + PUT + verify) · Uppy 6 (@uppy/core + @uppy/aws-s3, signRequest, single PUT) · curl from the host;
 //   for files of 16 MiB and more also multipart: Uploader.upload with `multipart` (8 MiB parts, 4 at once,
@@ -13,10 +14,12 @@
 //   PU_WEB_BASE          the devserver's web address (required)
 //   BENCH_STORE_DIR      the store's bucket directory; emptied between rounds of big files (optional)
 //   BENCH_WORK           a scratch directory (files for curl)
-//   BENCH_PKG_DIR        the package served at /pkg/ (web target), measured for size
-//   BENCH_BUNDLER_DIR    the bundler target (size only; optional)
+//   BENCH_PKG_DIR        the package served at /pkg/, laid out as dist/ (web, bundler, full/web,
+//                        full/bundler); every entry of tests/size/budgets.json is measured for size
 //   BENCH_UPPY_BUNDLE    the Uppy bundle served at /uppy.bundle.js
-//   BENCH_NAMED_WASM     the .wasm optimized like the package but with its name section (optional)
+//   BENCH_NAMED_WASM     core's .wasm optimized like the package but with its name section (optional)
+//   BENCH_NAMED_WASM_FULL  the same for full (optional)
+//   BENCH_NOTE           a line for RESULTS.md about the conditions of the run (optional)
 //   BENCH_OUT_DIR        where results.json and RESULTS.md go (default bench/, quick: bench/out/quick)
 //   BENCH_QUICK=1        smoke: 1 MiB + 16 MiB (multipart at 16 MiB), 3 runs, 50-file batch
 //   BENCH_RUNS=N         rounds per figure, at least 5 (default 7; 1 MiB and startup use 3×N; quick: 3)
@@ -30,7 +33,7 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium } from '../tests/support/chromium.mjs';
-import { codeByCrate, compressedSizes, fileSizes, parseWasm } from './wasm-size.mjs';
+import { codeByCrate, compressedSizes, parseWasm } from './wasm-size.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MiB = 1024 * 1024;
@@ -49,9 +52,11 @@ const abs = (p) => (p ? resolve(p) : '');
 const WORK = abs(process.env.BENCH_WORK || join(ROOT, 'bench/out/work'));
 const STORE_DIR = abs(process.env.BENCH_STORE_DIR);
 const PKG_DIR = abs(process.env.BENCH_PKG_DIR || join(ROOT, 'bench/out/pkg'));
-const BUNDLER_DIR = abs(process.env.BENCH_BUNDLER_DIR);
 const UPPY_BUNDLE = abs(process.env.BENCH_UPPY_BUNDLE || join(ROOT, 'bench/out/www/uppy.bundle.js'));
-const NAMED_WASM = abs(process.env.BENCH_NAMED_WASM);
+const NAMED_WASM = { core: abs(process.env.BENCH_NAMED_WASM), full: abs(process.env.BENCH_NAMED_WASM_FULL) };
+const NOTE = (process.env.BENCH_NOTE || '').trim();
+// The entries, their files and the issue's goals: the size test's own list (tests/size/budgets.json).
+const BUDGETS = JSON.parse(readFileSync(join(ROOT, 'tests/size/budgets.json'), 'utf8'));
 const OUT_DIR = abs(process.env.BENCH_OUT_DIR || (QUICK ? join(ROOT, 'bench/out/quick') : join(ROOT, 'bench')));
 
 const PAGE_CONTENDERS = ['raw', 'putFile-fetch', 'putFile-xhr', 'Uploader.upload', 'uppy'];
@@ -225,8 +230,18 @@ function cleanStore() {
 
 // ------------------------------------------------------------------ measurements
 
+// Startup, side by side in the same rotated rounds: each build from bytes and from its URL, and Uppy.
+const STARTUP_KINDS = ['core-bytes', 'core-url', 'full-bytes', 'full-url', 'uppy'];
+const STARTUP_WHAT = {
+  'core-bytes': 'core (`presigned-upload/web`): `init()` from bytes already fetched (compile + instantiate)',
+  'core-url': 'core: import the glue + `init()` from the .wasm URL (fetch + compile + instantiate)',
+  'full-bytes': 'full (`presigned-upload/full/web`): `init()` from bytes already fetched',
+  'full-url': 'full: import the glue + `init()` from the .wasm URL',
+  uppy: 'Uppy: import the bundle + `new Uppy().use(AwsS3)`',
+};
+
 async function measureStartup(browser) {
-  const kinds = ['presigned-upload', 'presigned-upload-bytes', 'uppy'];
+  const kinds = STARTUP_KINDS;
   const runs = QUICK ? 3 : RUNS * 3;
   const rows = Object.fromEntries(kinds.map((k) => [k, []]));
   for (let r = 0; r < runs; r++) {
@@ -404,53 +419,103 @@ async function measureBatch(session) {
   return { count: BATCH_COUNT, size: BATCH_SIZE, concurrency: CONCURRENCY, runs, contenders };
 }
 
-function esbuildMinify(entryText, name) {
-  const dir = join(WORK, 'minify');
-  mkdirSync(dir, { recursive: true });
-  const entry = join(dir, `${name}-entry.js`);
-  const outfile = join(dir, `${name}.min.js`);
-  writeFileSync(entry, entryText);
-  const r = spawnSync(join(ROOT, 'node_modules/.bin/esbuild'), [entry, '--bundle', '--format=esm', '--minify', `--outfile=${outfile}`, '--log-level=error'], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`esbuild failed: ${r.stderr}`);
-  return readFileSync(outfile);
+const hasTool = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).status === 0;
+// gzip -9 with GNU gzip when there is one, as tests/size and the issue measure (node's zlib can differ
+// by a few bytes); brotli at quality 11 with node's zlib.
+const GZIP_CLI = hasTool('gzip');
+function sizesOf(buf) {
+  const z = compressedSizes(buf);
+  if (GZIP_CLI) {
+    const r = spawnSync('gzip', ['-9', '-n', '-c'], { input: buf, maxBuffer: 1 << 28 });
+    if (r.status === 0) z.gzip = r.stdout.length;
+  }
+  return z;
 }
+const addSizes = (xs) => xs.reduce((a, b) => ({ raw: a.raw + b.raw, gzip: a.gzip + b.gzip, brotli: a.brotli + b.brotli }), { raw: 0, gzip: 0, brotli: 0 });
 
-function measureSize() {
-  const wasmPath = join(PKG_DIR, 'presigned_upload_bg.wasm');
-  const gluePath = join(PKG_DIR, 'presigned_upload.js');
-  const wasmBuf = readFileSync(wasmPath);
-  const wasm = compressedSizes(wasmBuf);
-  const glue = fileSizes(gluePath);
-  const glueMin = compressedSizes(esbuildMinify(`export * from ${JSON.stringify(gluePath)};\nexport { default } from ${JSON.stringify(gluePath)};\n`, 'presigned-upload'));
-  const add = (a, b) => ({ raw: a.raw + b.raw, gzip: a.gzip + b.gzip, brotli: a.brotli + b.brotli });
-  const rows = {
-    wasm,
-    glue,
-    glueMin,
-    total: add(wasm, glue),
-    totalMin: add(wasm, glueMin),
-    uppy: fileSizes(UPPY_BUNDLE),
+/** twiggy's views of a named .wasm, or a reason why there are none. */
+function twiggyViews(path) {
+  if (!TWIGGY) return null;
+  const run = (args) => {
+    const r = spawnSync(TWIGGY, args, { encoding: 'utf8', maxBuffer: 1 << 26 });
+    return r.status === 0 ? r.stdout : null;
   };
-  if (BUNDLER_DIR && existsSync(join(BUNDLER_DIR, 'presigned_upload_bg.js'))) {
-    const a = readFileSync(join(BUNDLER_DIR, 'presigned_upload.js'));
-    const b = readFileSync(join(BUNDLER_DIR, 'presigned_upload_bg.js'));
-    rows.bundlerGlue = compressedSizes(Buffer.concat([a, b]));
+  const views = {};
+  // Every item with its retained size; sorted here by shallow size, without twiggy's rows for the
+  // name section itself (it is not shipped) and other custom sections.
+  const top = run(['top', '--retained', '-f', 'json', path]);
+  try {
+    views.top = top
+      ? JSON.parse(top)
+          .filter((x) => !/^custom section|subsection$/.test(x.name))
+          .sort((a, b) => b.shallow_size - a.shallow_size)
+          .slice(0, 20)
+          .map((x) => ({ name: x.name.replace(/::h[0-9a-f]{16}$/, '').replace(/\[[0-9a-f]{16}\]/g, ''), shallow: x.shallow_size, retained: x.retained_size }))
+      : null;
+  } catch {
+    views.top = null;
   }
-  const sections = parseWasm(wasmBuf).sections;
-  let crates = null;
-  let cratesSource = null;
-  if (NAMED_WASM && existsSync(NAMED_WASM)) {
-    crates = codeByCrate(readFileSync(NAMED_WASM), 15);
-    cratesSource = 'the release .wasm run through wasm-bindgen and wasm-opt -Oz like the package, with -g to keep the name section';
+  // Text views, without the symbol hashes (`::h0123…`) and crate disambiguators (`core[0123…]`).
+  const clean = (t) => (t ? t.replace(/::h[0-9a-f]{16}/g, '').replace(/\[[0-9a-f]{16}\]/g, '') : null);
+  views.dominators = clean(run(['dominators', '-d', '3', '-r', '40', path]));
+  views.monos = clean(run(['monos', '-g', '-m', '12', path]));
+  return views;
+}
+const TWIGGY = (() => {
+  for (const c of [process.env.TWIGGY, 'twiggy', join(os.homedir(), '.cargo/bin/twiggy')]) {
+    if (!c) continue;
+    if (spawnSync(c, ['--version'], { encoding: 'utf8' }).status === 0) return c;
   }
-  let twiggy = null;
-  if (spawnSync('sh', ['-c', 'command -v twiggy'], { encoding: 'utf8' }).status === 0 && NAMED_WASM && existsSync(NAMED_WASM)) {
-    const t = spawnSync('twiggy', ['top', '-n', '15', NAMED_WASM], { encoding: 'utf8' });
-    if (t.status === 0) twiggy = t.stdout;
+  return null;
+})();
+
+/**
+ * Sizes of every entry in tests/size/budgets.json (both builds, web and bundler), as shipped: each
+ * file's gzip -9 and brotli, summed over the .wasm and its glue (as the size test sums them).
+ */
+function measureSize() {
+  const builds = {};
+  for (const [build, b] of Object.entries(BUDGETS.builds)) {
+    const entries = {};
+    for (const [entry, files] of Object.entries(b.entries)) {
+      const parts = files.map((f) => {
+        const path = join(PKG_DIR, f.replace(/^dist\//, ''));
+        if (!existsSync(path)) throw new Error(`${path} is missing: scripts/bench.sh stages dist/ (web, bundler, full/web, full/bundler)`);
+        return { file: f, ...sizesOf(readFileSync(path)) };
+      });
+      const wasm = parts.filter((x) => x.file.endsWith('.wasm'));
+      const glue = parts.filter((x) => !x.file.endsWith('.wasm'));
+      entries[entry] = { files: parts, wasm: addSizes(wasm), glue: addSizes(glue), total: addSizes(parts) };
+    }
+    const webWasm = Object.values(b.entries).flat().find((f) => f.endsWith('.wasm') && f.includes('/web/'));
+    const wasmBuf = readFileSync(join(PKG_DIR, webWasm.replace(/^dist\//, '')));
+    const parsed = parseWasm(wasmBuf);
+    let crates = null;
+    let twiggy = null;
+    const named = NAMED_WASM[build];
+    if (named && existsSync(named)) {
+      crates = codeByCrate(readFileSync(named), 15);
+      twiggy = twiggyViews(named);
+    }
+    builds[build] = {
+      goal: b.goal,
+      budget: b.budget,
+      entries,
+      sections: parsed.sections,
+      devBuild: !!parsed.names, // a release build through wasm-opt has no "name" section
+      wasmSha256: createHash('sha256').update(wasmBuf).digest('hex'),
+      crates,
+      twiggy,
+    };
   }
-  // A release build through wasm-opt has no "name" section; a dev build keeps it.
-  const devBuild = !!parseWasm(wasmBuf).names;
-  return { rows, sections, crates, cratesSource, twiggy, devBuild, wasmSha256: createHash('sha256').update(wasmBuf).digest('hex') };
+  return {
+    gzipTool: GZIP_CLI ? 'GNU gzip -9 -n' : "node's zlib at level 9 (no gzip on this machine)",
+    uppy: sizesOf(readFileSync(UPPY_BUNDLE)),
+    builds,
+    cratesSource: 'each build\'s release .wasm run through wasm-bindgen and wasm-opt -Oz --converge like the package, with -g to keep the name section',
+    twiggy: TWIGGY ? spawnSync(TWIGGY, ['--version'], { encoding: 'utf8' }).stdout.trim() : null,
+    devBuild: Object.values(builds).some((x) => x.devBuild),
+  };
 }
 
 // ------------------------------------------------------------------ targets and report
@@ -512,23 +577,19 @@ function targets(res) {
       by: worst <= goal ? '' : `missed by ${fmtBytes(worst - goal)}`,
     });
   }
-  const total = res.size.rows.total.gzip;
-  const goal = 60_000;
-  t.push({
-    name: 'size: .wasm + JS glue (web target, as shipped), gzip -9',
-    goal: '≤ 60 KB (60,000 B)',
-    measured: fmtKB(total),
-    met: total <= goal,
-    by: total <= goal ? '' : `missed by ${fmtKB(total - goal)} (${pct((total - goal) / goal)})`,
-  });
-  const totalMin = res.size.rows.totalMin.gzip;
-  t.push({
-    name: 'size: .wasm + JS glue minified by esbuild (as in an app bundle), gzip -9',
-    goal: '≤ 60 KB (60,000 B)',
-    measured: fmtKB(totalMin),
-    met: totalMin <= goal,
-    by: totalMin <= goal ? '' : `missed by ${fmtKB(totalMin - goal)} (${pct((totalMin - goal) / goal)})`,
-  });
+  // Size: the issue's goals (issue 16) for each entry, gzip -9 of the .wasm + its glue as shipped.
+  for (const [build, b] of Object.entries(res.size.builds)) {
+    for (const [entry, e] of Object.entries(b.entries)) {
+      const total = e.total.gzip;
+      t.push({
+        name: `size: ${entry} (${build}), .wasm + JS glue as shipped, gzip -9`,
+        goal: `≤ ${fmtKB(b.goal)}`,
+        measured: `${fmtKB(total)}; budget ${b.budget.toLocaleString('en-US')} B`,
+        met: total <= b.goal,
+        by: total <= b.goal ? `met by ${fmtKB(b.goal - total)}` : `missed by ${fmtKB(total - b.goal)} (${pct((total - b.goal) / b.goal)})`,
+      });
+    }
+  }
   return t;
 }
 
@@ -539,9 +600,13 @@ function markdown(res) {
   L.push(`Made by \`npm run bench\` (scripts/bench.sh → bench/run.mjs) on ${m.date}.`, '');
   L.push(`- Machine: ${m.nproc} CPUs (${m.cpu}), ${m.memGiB} GiB, ${m.os}; load average ${m.loadBefore.join(' / ')} before, ${m.loadAfter.join(' / ')} after`);
   L.push(`- Browser: ${m.chromium} (headless), Node ${m.node}, curl ${m.curl}`);
-  L.push(`- Package: ${m.commit}; .wasm sha256 ${res.size.wasmSha256.slice(0, 16)}…; devserver release build, objects on ${m.storeOn}`);
+  const sha = Object.entries(res.size.builds).map(([k, b]) => `${k} ${b.wasmSha256.slice(0, 16)}…`).join(', ');
+  L.push(`- Package: ${m.commit}; web .wasm sha256 ${sha}; devserver release build, objects on ${m.storeOn}`);
+  L.push('- Builds: the single-PUT contenders (putFile, Uploader.upload, uploadAll) run on core (`presigned-upload/web`, served at /pkg/web/), the multipart contender on full (`presigned-upload/full/web`, /pkg/full/web/), each loaded as an app would import it.');
   L.push(`- Runs: ${RUNS} interleaved rounds per figure (1 MiB and startup: ${QUICK ? 3 : RUNS * 3}); the order of contenders rotates every round; figures are medians, ratios are medians of per-round ratios.`);
   if (m.busy) L.push(`- ⚠ ${m.busy}`);
+  if (m.nice) L.push(`- The bench ran under \`nice\` ${m.nice} (its processes yield to others on this machine).`);
+  if (m.note) L.push(`- ⚠ ${m.note}`);
   if (res.size.devBuild) L.push('- ⚠ the package measured is a dev build (dist/ was not rebuilt): its size and speed say nothing about the release package');
   L.push('');
 
@@ -600,59 +665,106 @@ function markdown(res) {
   const mem = res.throughput.find((x) => x.size === BIG)?.memory;
   if (mem) {
     L.push(`## Memory during one ${sizeLabel(BIG)} upload`, '');
-    L.push(`Sampled every 20 ms and at the end of each run (after \`gc()\` before the run). wasm = \`memory.buffer.byteLength\` of the module's linear memory (${fmtBytes(res.wasmMemoryAtInit)} right after init); JS heap = \`performance.memory.usedJSHeapSize\` (precise).`, '');
-    L.push(`Over the whole session (every upload of every size and the batches), the linear memory went from ${fmtBytes(res.wasmMemoryAtInit)} to ${fmtBytes(res.wasmMemoryAtEnd)} (${fmtBytes(res.wasmMemoryAtEnd - res.wasmMemoryAtInit)}).`, '');
+    L.push(`Sampled every 20 ms and at the end of each run (after \`gc()\` before the run). wasm = \`memory.buffer.byteLength\` of the linear memory of the build the contender uses (right after init: core ${fmtBytes(res.wasmMemoryAtInit)}, full ${fmtBytes(res.wasmMemoryAtInitFull)}); JS heap = \`performance.memory.usedJSHeapSize\` (precise).`, '');
+    L.push(`Over the whole session (every upload of every size and the batches), core's linear memory went from ${fmtBytes(res.wasmMemoryAtInit)} to ${fmtBytes(res.wasmMemoryAtEnd)} (${fmtBytes(res.wasmMemoryAtEnd - res.wasmMemoryAtInit)}), full's from ${fmtBytes(res.wasmMemoryAtInitFull)} to ${fmtBytes(res.wasmMemoryAtEndFull)} (${fmtBytes(res.wasmMemoryAtEndFull - res.wasmMemoryAtInitFull)}).`, '');
     L.push('| contender | wasm growth, median (max) | wasm memory after | JS heap peak growth, median (max) | JS heap kept after gc, median |', '|---|---|---|---|---|');
     for (const c of [...PAGE_CONTENDERS, ...MP_CONTENDERS].filter((n) => mem[n])) {
       const x = mem[c];
       const noWasm = c === 'raw' || c === 'uppy' || c === 'uppy-multipart';
       const wasmCell = noWasm ? '— (no wasm)' : `${fmtBytes(x.wasmGrowthMedian)} (${fmtBytes(x.wasmGrowthMax)})`;
       const after = noWasm ? '—' : fmtBytes(x.wasmBytesAfter);
-      L.push(`| ${c} | ${wasmCell} | ${after} | ${fmtBytes(x.heapGrowthMedian)} (${fmtBytes(x.heapGrowthMax)}) | ${fmtBytes(x.heapKeptMedian)} |`);
+      L.push(`| ${c}${noWasm ? '' : c === 'multipart' ? ' (full)' : ' (core)'} | ${wasmCell} | ${after} | ${fmtBytes(x.heapGrowthMedian)} (${fmtBytes(x.heapGrowthMax)}) | ${fmtBytes(x.heapKeptMedian)} |`);
     }
     L.push('');
   }
 
   const st = res.startup;
   L.push('## Startup (fresh browser context per run: nothing cached)', '');
-  L.push('| what | median total (min–max) | import | init / construct | runs |', '|---|---|---|---|---|');
-  const stRow = (label, x) => L.push(`| ${label} | ${fmtMs(x.totalMs)} (${fmtMs(x.totalMinMs)}–${fmtMs(x.totalMaxMs)}) | ${fmtMs(x.importMs)} | ${fmtMs(x.initMs)} | ${x.ok}/${x.runs} |`);
-  stRow('presigned-upload: import glue + `init()` from the .wasm URL (fetch + compile + instantiate)', st['presigned-upload']);
-  stRow('presigned-upload: `init()` from bytes already fetched (compile + instantiate)', st['presigned-upload-bytes']);
-  stRow('Uppy: import the bundle + `new Uppy().use(AwsS3)`', st.uppy);
-  L.push('');
+  L.push(`The five measurements below ran side by side in the same ${st.uppy.runs} rounds (the order rotates every round), each in a fresh browser context, from the devserver on localhost (no network time).`, '');
+  L.push('| what | median total (min–max) | import | init / construct | × Uppy (median total) | runs |', '|---|---|---|---|---|---|');
+  for (const k of STARTUP_KINDS) {
+    const x = st[k];
+    if (!x) continue;
+    const vs = k !== 'uppy' && x.totalMs && st.uppy.totalMs ? `${(x.totalMs / st.uppy.totalMs).toFixed(2)}×` : k === 'uppy' ? '1.00×' : 'n/a';
+    L.push(`| ${STARTUP_WHAT[k]} | ${fmtMs(x.totalMs)} (${fmtMs(x.totalMinMs)}–${fmtMs(x.totalMaxMs)}) | ${fmtMs(x.importMs)} | ${fmtMs(x.initMs)} | ${vs} | ${x.ok}/${x.runs} |`);
+  }
+  L.push('', '"× Uppy" is the time ratio (< 1 = starts faster than Uppy).', '');
 
-  const z = res.size.rows;
-  L.push('## Size', '', 'gzip at level 9 and brotli at quality 11, both with node\'s zlib. KB = 1000 bytes.', '');
-  L.push('| file | raw | gzip -9 | brotli |', '|---|---|---|---|');
-  const zr = (label, x) => L.push(`| ${label} | ${x.raw.toLocaleString('en-US')} | ${x.gzip.toLocaleString('en-US')} | ${x.brotli.toLocaleString('en-US')} |`);
-  zr('presigned_upload_bg.wasm', z.wasm);
-  zr('presigned_upload.js (web glue, as shipped)', z.glue);
-  zr('web glue minified by esbuild', z.glueMin);
-  if (z.bundlerGlue) zr('bundler glue (presigned_upload.js + _bg.js, as shipped)', z.bundlerGlue);
-  zr('**.wasm + glue (as shipped)**', z.total);
-  zr('**.wasm + glue (minified)**', z.totalMin);
-  zr('**Uppy: @uppy/core + @uppy/aws-s3, esbuild --bundle --minify**', z.uppy);
-  L.push('', `Ratio to Uppy (gzip): ${(z.total.gzip / z.uppy.gzip).toFixed(2)}× as shipped, ${(z.totalMin.gzip / z.uppy.gzip).toFixed(2)}× minified.`, '');
-
-  L.push('### What the .wasm is made of', '', 'Sections of the shipped .wasm:', '', '| section | bytes |', '|---|---|');
-  for (const s of res.size.sections) L.push(`| ${s.name} | ${s.size.toLocaleString('en-US')} |`);
+  const z = res.size;
+  const num = (n) => n.toLocaleString('en-US');
+  L.push('## Size', '', `gzip -9 with ${z.gzipTool} (as tests/size measures), brotli at quality 11 with node's zlib; each file compressed on its own and summed, as tests/size sums them. KB = 1000 bytes. The goals are issue 16's, the budgets tests/size/budgets.json's.`, '');
+  L.push('| build | entry | .wasm raw / gzip / brotli | glue raw / gzip / brotli | **total gzip -9** | total brotli | goal (gzip) | budget | × Uppy (gzip) |', '|---|---|---|---|---|---|---|---|---|');
+  for (const [build, b] of Object.entries(z.builds)) {
+    for (const [entry, e] of Object.entries(b.entries)) {
+      const diff = e.total.gzip - b.goal;
+      const goalCell = `${num(b.goal)} (${diff > 0 ? `**+${num(diff)}**` : `−${num(-diff)}`})`;
+      L.push(`| ${build} | \`${entry}\` | ${num(e.wasm.raw)} / ${num(e.wasm.gzip)} / ${num(e.wasm.brotli)} | ${num(e.glue.raw)} / ${num(e.glue.gzip)} / ${num(e.glue.brotli)} | **${num(e.total.gzip)}** | ${num(e.total.brotli)} | ${goalCell} | ${num(b.budget)} | ${(e.total.gzip / z.uppy.gzip).toFixed(2)}× |`);
+    }
+  }
+  L.push(`| Uppy | @uppy/core + @uppy/aws-s3, esbuild --bundle --minify | — | ${num(z.uppy.raw)} / ${num(z.uppy.gzip)} / ${num(z.uppy.brotli)} | **${num(z.uppy.gzip)}** | ${num(z.uppy.brotli)} | — | — | 1.00× |`);
   L.push('');
-  const cr = res.size.crates;
-  if (cr) {
-    L.push(`Code bytes per crate, from ${res.size.cratesSource} (function bodies attributed by their demangled name; generic code counts for the crate that defines it; approximate):`, '');
-    L.push('| crate | code bytes | share |', '|---|---|---|');
-    for (const x of cr.byCrate) L.push(`| ${x.crate} | ${x.bytes.toLocaleString('en-US')} | ${pct(x.share)} |`);
-    L.push('', 'Largest functions:', '', '| function | bytes |', '|---|---|');
-    for (const f of cr.topFunctions) L.push(`| \`${f.name.replace(/\|/g, '\\|')}\` | ${f.size.toLocaleString('en-US')} |`);
+  const bl = Object.entries(z.builds);
+  if (bl.length === 2) {
+    const [[, c], [, f]] = bl;
+    const cw = Object.values(c.entries).find((e) => e.files.some((x) => x.file.includes('/web/')));
+    const fw = Object.values(f.entries).find((e) => e.files.some((x) => x.file.includes('/web/')));
+    if (cw && fw) L.push(`What full adds to core (web entries): ${num(fw.total.gzip - cw.total.gzip)} B gzip -9, ${num(fw.total.brotli - cw.total.brotli)} B brotli (multipart and the in-browser SigV4 signer).`, '');
+  }
+
+  L.push('### What the .wasm is made of', '', 'Sections of the shipped web .wasm (bytes):', '');
+  const secNames = [...new Set(bl.flatMap(([, b]) => b.sections.map((x) => x.name)))];
+  L.push(`| section | ${bl.map(([k]) => k).join(' | ')} |`, `|---|${bl.map(() => '---|').join('')}`);
+  for (const n of secNames) L.push(`| ${n} | ${bl.map(([, b]) => { const x = b.sections.find((y) => y.name === n); return x ? num(x.size) : '—'; }).join(' | ')} |`);
+  L.push('');
+  const withCrates = bl.filter(([, b]) => b.crates);
+  if (withCrates.length) {
+    L.push(`Code bytes per crate, from ${z.cratesSource} (bench/wasm-size.mjs: function bodies attributed by their demangled name; generic code counts for the crate that defines it; approximate):`, '');
+    const crateNames = [...new Set(withCrates.flatMap(([, b]) => b.crates.byCrate.map((x) => x.crate)))];
+    const get = (b, n) => b.crates.byCrate.find((x) => x.crate === n);
+    crateNames.sort((a, b2) => Math.max(...withCrates.map(([, b]) => get(b, b2)?.bytes || 0)) - Math.max(...withCrates.map(([, b]) => get(b, a)?.bytes || 0)));
+    const both = withCrates.length === 2;
+    L.push(`| crate | ${withCrates.map(([k]) => `${k} bytes | ${k} share`).join(' | ')}${both ? ' | full − core' : ''} |`, `|---|${withCrates.map(() => '---|---|').join('')}${both ? '---|' : ''}`);
+    for (const n of crateNames) {
+      const cells = withCrates.map(([, b]) => { const x = get(b, n); return x ? `${num(x.bytes)} | ${pct(x.share)}` : '— | —'; });
+      const d = both ? ` | ${num((get(withCrates[1][1], n)?.bytes || 0) - (get(withCrates[0][1], n)?.bytes || 0))}` : '';
+      L.push(`| ${n} | ${cells.join(' | ')}${d} |`);
+    }
+    L.push(`| **all code** | ${withCrates.map(([, b]) => `**${num(b.crates.codeBytes)}** | 100 %`).join(' | ')}${both ? ` | **${num(withCrates[1][1].crates.codeBytes - withCrates[0][1].crates.codeBytes)}**` : ''} |`);
+    L.push('');
+  } else {
+    L.push('No per-crate breakdown: no named .wasm was built (BENCH_NO_BUILD=1, or wasm-bindgen or wasm-opt missing).', '');
+  }
+
+  if (withCrates.length) L.push('### Largest functions', '');
+  if (!z.twiggy) {
+    L.push('⚠ twiggy was not found (install it with `cargo install twiggy`): the lists below come from bench/wasm-size.mjs (shallow sizes, rough demangling), and there are no retained sizes, dominator trees or monomorphization counts.', '');
+  }
+  for (const [k, b] of withCrates) {
+    const tt = b.twiggy?.top;
+    if (tt && tt.length) {
+      const shipped = Object.values(b.entries).find((e) => e.files.some((x) => x.file.includes('/web/')))?.wasm.raw;
+      L.push(`**${k}**, the 20 largest items by \`twiggy top --retained\` (shallow = the item's own bytes; retained = the bytes that would go with it, i.e. what only it keeps alive; share = of the shipped web .wasm, ${num(shipped)} B):`, '');
+      L.push('| item | shallow bytes | share | retained bytes |', '|---|---|---|---|');
+      for (const f of tt) L.push(`| \`${String(f.name).replace(/\|/g, '\\|')}\` | ${num(f.shallow)} | ${pct(f.shallow / shipped)} | ${f.retained !== undefined ? num(f.retained) : 'n/a'} |`);
+    } else {
+      L.push(`**${k}**, largest function bodies (bench/wasm-size.mjs):`, '');
+      L.push('| function | bytes | share of code |', '|---|---|---|');
+      for (const f of b.crates.topFunctions) L.push(`| \`${f.name.replace(/\|/g, '\\|')}\` | ${num(f.size)} | ${pct(f.share)} |`);
+    }
     L.push('');
   }
-  if (res.size.twiggy) L.push('`twiggy top -n 15`:', '', '```', res.size.twiggy.trimEnd(), '```', '');
+  for (const [k, b] of withCrates) {
+    if (b.twiggy?.dominators) L.push(`**${k}**, \`twiggy dominators -d 3 -r 40\` (the dominator tree of the call graph: each item's retained size is what only it keeps alive; \`table[0]\`/\`elem[0]\` is the function table that closures and async tasks are called through):`, '', '```', b.twiggy.dominators.trimEnd(), '```', '');
+    if (b.twiggy?.monos) L.push(`**${k}**, \`twiggy monos -g -m 12\` (generic functions copied per type; "bloat" = bytes beyond one copy):`, '', '```', b.twiggy.monos.trimEnd(), '```', '');
+  }
+  if (z.twiggy && withCrates.length) L.push(`(${z.twiggy}, on the same named .wasm files.)`, '');
 
   L.push('## How to read and rerun', '');
   L.push('- `npm run bench` (full, about 5 minutes once built) rewrites bench/results.json and this file; `BENCH_QUICK=1 npm run bench` is a smoke (1 MiB + 16 MiB, multipart at 16 MiB, 3 runs, 50-file batch) written to bench/out/quick/.');
   L.push('- Blobs are built in the page from 1 MiB of pseudo-random bytes; every contender uploads the same File to the same devserver store (s3s-fs, SigV4 checked; on a RAM disk when /dev/shm has room). Objects of 16 MiB and more are deleted right after each run.');
   L.push('- raw and putFile get their URL from /backend/presign before the clock starts; Uploader.upload and Uppy presign inside the timed call (Uploader.upload also verifies). The multipart contenders (files of 16 MiB and more) create, sign every part and complete inside the timed call; ours also verifies. curl runs on the host against the same store: it is the server\'s own ingest limit, not a browser figure.');
+  L.push('- Startup: every figure is in a fresh browser context (no HTTP or code cache); "from bytes" times `init()` on an ArrayBuffer already fetched, "from the URL" times importing the glue plus `init()` fetching the .wasm. Uppy\'s figure is importing its minified bundle plus building `new Uppy().use(AwsS3)`.');
+  L.push('- Size: every entry of tests/size/budgets.json, from the files the bench served (staged from dist/ by scripts/bench.sh). The per-crate table is bench/wasm-size.mjs on a copy of each build that keeps its function names; the per-function lists, dominator trees and monomorphizations are twiggy\'s when it is installed.');
   L.push('- Absolute numbers depend on the machine and its load; the ratios are what the targets are about.');
   L.push('');
   return L.join('\n');
@@ -672,7 +784,10 @@ async function main() {
   const t0 = Date.now();
   const loadBefore = loadavg();
   const size = measureSize();
-  log(`size: wasm ${size.rows.wasm.raw} B (gzip ${size.rows.wasm.gzip}), glue ${size.rows.glue.raw} B (gzip ${size.rows.glue.gzip}), Uppy ${size.rows.uppy.raw} B (gzip ${size.rows.uppy.gzip})`);
+  for (const [build, b] of Object.entries(size.builds)) {
+    for (const [entry, e] of Object.entries(b.entries)) log(`size: ${entry} (${build}) ${e.total.gzip} B gzip -9, ${e.total.brotli} B brotli (goal ${b.goal} B)`);
+  }
+  log(`size: Uppy ${size.uppy.gzip} B gzip -9; twiggy: ${size.twiggy || 'not found (breakdown from bench/wasm-size.mjs only)'}`);
 
   const browser = await launchChromium(EXTRA_ARGS);
   let res;
@@ -685,9 +800,12 @@ async function main() {
     await session.open();
     if (!session.setupInfo.preciseMemory) log('warning: performance.memory is missing: no JS heap figures');
     const wasmMemoryAtInit = session.setupInfo.wasmMemoryBytes;
+    const wasmMemoryAtInitFull = session.setupInfo.wasmMemoryBytesFull;
     const throughput = await measureThroughput(session);
     const batch = await measureBatch(session);
-    const wasmMemoryAtEnd = (await session.page.evaluate(() => window.bench.memoryNow())).wasmMemoryBytes;
+    const memEnd = await session.page.evaluate(() => window.bench.memoryNow());
+    const wasmMemoryAtEnd = memEnd.wasmMemoryBytes;
+    const wasmMemoryAtEndFull = memEnd.wasmMemoryBytesFull;
     const curlVersion = (spawnSync('curl', ['--version'], { encoding: 'utf8' }).stdout || '').split(' ')[1] || '?';
     const gitHead = spawnSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim();
     const dirty = spawnSync('git', ['-C', ROOT, 'status', '--porcelain', '--', 'src', 'Cargo.toml', 'Cargo.lock'], { encoding: 'utf8' }).stdout.trim();
@@ -712,12 +830,16 @@ async function main() {
         loadBefore,
         loadAfter,
         busy,
+        nice: os.getPriority(),
+        note: NOTE,
         durationSec: Math.round((Date.now() - t0) / 1000),
         storeOn: process.env.BENCH_STORE_ON || 'the devserver\'s data dir',
         pageErrors: session.pageErrors.slice(0, 20),
       },
       wasmMemoryAtInit,
       wasmMemoryAtEnd,
+      wasmMemoryAtInitFull,
+      wasmMemoryAtEndFull,
       startup,
       throughput,
       batch,
@@ -746,7 +868,11 @@ async function main() {
   }
 }
 
-main().catch((e) => {
-  console.error('[bench] error:', e.stack || e);
-  process.exit(1);
-});
+// Run when executed (node bench/run.mjs); importing it only gives `markdown`, to re-render a results.json.
+export { markdown };
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((e) => {
+    console.error('[bench] error:', e.stack || e);
+    process.exit(1);
+  });
+}

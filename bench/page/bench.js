@@ -1,22 +1,30 @@
 // The page side of `npm run bench`: builds Files in the page and uploads them with each contender.
 // bench/run.mjs drives it through Playwright (window.bench.*). Every function returns plain JSON.
 //
-// Served by the devserver from the same origin as /pkg/ (the release build of presigned-upload) and
-// /uppy.bundle.js (@uppy/core + @uppy/aws-s3 bundled by esbuild --minify, made by scripts/bench.sh).
+// Served by the devserver from the same origin as /pkg/ (the release builds of presigned-upload, laid
+// out as in dist/) and /uppy.bundle.js (@uppy/core + @uppy/aws-s3 bundled by esbuild --minify, made by
+// scripts/bench.sh). The single-PUT contenders use the core build (`presigned-upload/web`), the
+// multipart contender the full build (`presigned-upload/full/web`), as an app would import them.
 
-const PKG_GLUE = '/pkg/presigned_upload.js';
-const PKG_WASM = '/pkg/presigned_upload_bg.wasm';
+const BUILDS = {
+  core: { glue: '/pkg/web/presigned_upload.js', wasm: '/pkg/web/presigned_upload_bg.wasm' },
+  full: { glue: '/pkg/full/web/presigned_upload.js', wasm: '/pkg/full/web/presigned_upload_bg.wasm' },
+};
 const UPPY_BUNDLE = '/uppy.bundle.js';
 const MiB = 1024 * 1024;
 
-let pu = null; // the presigned-upload module (web target)
+let pu = null; // the core build's module (web target)
 let wasm = null; // its exports (init's return value): wasm.memory is the linear memory
+let puFull = null; // the full build's module (web target): multipart
+let wasmFull = null; // its exports
 let U = null; // { Uppy, AwsS3 }
 const files = new Map();
 
 const now = () => performance.now();
 const heap = () => (performance.memory ? performance.memory.usedJSHeapSize : null);
-const wasmBytes = () => (wasm && wasm.memory ? wasm.memory.buffer.byteLength : null);
+const memOf = (w) => (w && w.memory ? w.memory.buffer.byteLength : null);
+const wasmBytes = () => memOf(wasm);
+const wasmFullBytes = () => memOf(wasmFull);
 const collect = () => {
   if (typeof globalThis.gc === 'function') globalThis.gc();
 };
@@ -61,15 +69,20 @@ function multipartOptions() {
   };
 }
 
-/** Loads the package (init from its URL) and the Uppy bundle. */
+/** Loads both builds of the package (init from their URLs) and the Uppy bundle. */
 async function setup() {
   if (!pu) {
-    pu = await import(PKG_GLUE);
-    wasm = await pu.default({ module_or_path: PKG_WASM });
+    pu = await import(BUILDS.core.glue);
+    wasm = await pu.default({ module_or_path: BUILDS.core.wasm });
+  }
+  if (!puFull) {
+    puFull = await import(BUILDS.full.glue);
+    wasmFull = await puFull.default({ module_or_path: BUILDS.full.wasm });
   }
   if (!U) U = await import(UPPY_BUNDLE);
   return {
     wasmMemoryBytes: wasmBytes(),
+    wasmMemoryBytesFull: wasmFullBytes(),
     heapBytes: heap(),
     preciseMemory: !!performance.memory,
     gc: typeof globalThis.gc === 'function',
@@ -123,14 +136,17 @@ function dropFiles() {
   return true;
 }
 
-/** Samples the JS heap and the wasm memory every 20 ms and on demand, while one upload runs. */
-function sampler() {
-  const s = { heapBefore: heap(), wasmBefore: wasmBytes() };
+/**
+ * Samples the JS heap and the wasm memory (`wasmNow`: of the build the contender uses) every 20 ms
+ * and on demand, while one upload runs.
+ */
+function sampler(wasmNow) {
+  const s = { heapBefore: heap(), wasmBefore: wasmNow() };
   s.heapPeak = s.heapBefore;
   s.wasmPeak = s.wasmBefore;
   const tick = () => {
     const h = heap();
-    const w = wasmBytes();
+    const w = wasmNow();
     if (h !== null && h > s.heapPeak) s.heapPeak = h;
     if (w !== null && w > s.wasmPeak) s.wasmPeak = w;
   };
@@ -141,7 +157,7 @@ function sampler() {
       clearInterval(iv);
       tick();
       s.heapAfter = heap();
-      s.wasmAfter = wasmBytes();
+      s.wasmAfter = wasmNow();
       return s;
     },
   };
@@ -268,7 +284,8 @@ async function run(contender, id, tag) {
     };
     after = () => up.free?.();
   } else if (contender === 'multipart') {
-    const up = new pu.Uploader({ presign: '/backend/presign', verify: '/backend/verify', multipart: multipartOptions() });
+    // Multipart is in the full build only (core answers invalid_input naming presigned-upload/full).
+    const up = new puFull.Uploader({ presign: '/backend/presign', verify: '/backend/verify', multipart: multipartOptions() });
     call = async () => {
       const r = await up.upload(file, { fileName: name, contentType: type });
       if (!r.verified) throw new Error('not verified');
@@ -299,7 +316,8 @@ async function run(contender, id, tag) {
   } else {
     throw new Error(`unknown contender ${contender}`);
   }
-  const s = sampler();
+  const wasmNow = contender === 'multipart' ? wasmFullBytes : wasmBytes;
+  const s = sampler(wasmNow);
   const t0 = now();
   let error = null;
   try {
@@ -314,7 +332,7 @@ async function run(contender, id, tag) {
   } catch {}
   collect();
   mem.heapAfterGc = heap();
-  mem.wasmAfterGc = wasmBytes();
+  mem.wasmAfterGc = wasmNow();
   return { ok: !error, error, ms, bytes: file.size, progressCalls, mem };
 }
 
@@ -380,23 +398,26 @@ async function runBatch(contender, id, tag, concurrency) {
 }
 
 /**
- * Startup, in a fresh page (a new browser context, so nothing is cached):
- *  - "presigned-upload": import the glue, then init() from the .wasm URL (fetch + compile + instantiate);
- *  - "presigned-upload-bytes": init() from bytes already fetched (compile + instantiate only);
+ * Startup, in a fresh page (a new browser context, so nothing is cached). `kind` is one of:
+ *  - "core-url" / "full-url": import the build's glue, then init() from the .wasm URL (fetch + compile
+ *    + instantiate);
+ *  - "core-bytes" / "full-bytes": init() from bytes already fetched (compile + instantiate only);
  *  - "uppy": import the bundle and build an Uppy with AwsS3.
  */
 async function startup(kind) {
-  if (kind === 'presigned-upload') {
+  const [build, how] = kind.split('-');
+  const b = BUILDS[build];
+  if (b && how === 'url') {
     const t0 = now();
-    const m = await import(PKG_GLUE);
+    const m = await import(b.glue);
     const t1 = now();
-    const w = await m.default({ module_or_path: PKG_WASM });
+    const w = await m.default({ module_or_path: b.wasm });
     const t2 = now();
     return { importMs: t1 - t0, initMs: t2 - t1, totalMs: t2 - t0, memoryBytes: w.memory.buffer.byteLength };
   }
-  if (kind === 'presigned-upload-bytes') {
-    const bytes = await (await fetch(PKG_WASM)).arrayBuffer();
-    const m = await import(PKG_GLUE);
+  if (b && how === 'bytes') {
+    const bytes = await (await fetch(b.wasm)).arrayBuffer();
+    const m = await import(b.glue);
     const t0 = now();
     await m.default({ module_or_path: bytes });
     const t1 = now();
@@ -418,7 +439,7 @@ async function startup(kind) {
 /** The wasm linear memory and the JS heap now (after a gc). */
 function memoryNow() {
   collect();
-  return { wasmMemoryBytes: wasmBytes(), heapBytes: heap() };
+  return { wasmMemoryBytes: wasmBytes(), wasmMemoryBytesFull: wasmFullBytes(), heapBytes: heap() };
 }
 
 window.bench = { setup, makeFile, makeBatch, dropFiles, run, runBatch, startup, memoryNow };
