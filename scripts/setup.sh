@@ -72,7 +72,7 @@ if [ $want_browsers = 1 ]; then
   command -v firefox-esr >/dev/null 2>&1 || command -v firefox >/dev/null 2>&1 || missing+=(firefox-esr)
   [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
   if ! command -v geckodriver >/dev/null 2>&1; then
-    say "installing geckodriver 0.37.1 from crates.io (about 1.5 minutes)"
+    say "installing geckodriver 0.37.1 from the Rust crate registry (about 1.5 minutes)"
     cargo install geckodriver --version 0.37.1 --quiet
   fi
 fi
