@@ -19,6 +19,7 @@ import { dirname, join, posix, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { launchChromium } from '../support/chromium.mjs';
+import { requireEnv } from '../support/env.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const APP_FIXTURE = join(ROOT, 'tests/consumer-app');
@@ -56,17 +57,6 @@ const EXPECTED_FILES = [
   'bin/presigned-upload.js',
 ];
 const SNIPPET_RE = /^dist\/(full\/)?(bundler|web)\/snippets\//;
-
-function requireEnv(name, why) {
-  const value = process.env[name];
-  if (!value) {
-    throw new Error(
-      `${name} is not set: ${why}. Run the end-to-end tests through \`npm test\`, which starts the devserver, ` +
-        'or start it yourself (`. scripts/devserver.sh && devserver_start`) and export the variable.',
-    );
-  }
-  return value.replace(/\/+$/, '');
-}
 
 // The environment of child processes: without the npm_* variables of an enclosing `npm test`, so the nested
 // npm commands act on the directory they are given and nothing else.

@@ -10,19 +10,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { launchChromium } from '../support/chromium.mjs';
+import { requireEnv } from '../support/env.mjs';
 
 const TEST_TIMEOUT = 120_000;
-
-function requireEnv(name, why) {
-  const value = process.env[name];
-  if (!value) {
-    throw new Error(
-      `${name} is not set: ${why}. Run the end-to-end tests through \`npm test\`, which starts the devserver, ` +
-        'or start it yourself (`. scripts/devserver.sh && devserver_start`) and export the variable.',
-    );
-  }
-  return value.replace(/\/+$/, '');
-}
 
 let browser;
 

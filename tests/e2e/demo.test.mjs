@@ -13,22 +13,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium } from '../support/chromium.mjs';
+import { requireEnv } from '../support/env.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const OUT_DIR = join(ROOT, 'test-output');
 const MiB = 1024 * 1024;
 const TEST_TIMEOUT = 180_000; // a hung page fails the test instead of the whole run
-
-function requireEnv(name, why) {
-  const value = process.env[name];
-  if (!value) {
-    throw new Error(
-      `${name} is not set: ${why}. Run the end-to-end tests through \`npm test\`, which starts the devserver, ` +
-        'or start it yourself (`. scripts/devserver.sh && devserver_start`) and export the variable.',
-    );
-  }
-  return value.replace(/\/+$/, '');
-}
 
 let browser;
 let tmp;

@@ -14,23 +14,13 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium } from '../support/chromium.mjs';
+import { requireEnv } from '../support/env.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const OUT_DIR = join(ROOT, 'test-output');
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const TEST_TIMEOUT = 120_000;
 const MiB = 1024 * 1024;
-
-function requireEnv(name, why) {
-  const value = process.env[name];
-  if (!value) {
-    throw new Error(
-      `${name} is not set: ${why}. Run the end-to-end tests through \`npm test\`, which starts the devserver, ` +
-        'or start it yourself (`. scripts/devserver.sh && devserver_start`) and export the variable.',
-    );
-  }
-  return value.replace(/\/+$/, '');
-}
 
 let browser;
 before(async () => {

@@ -9,15 +9,7 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const MiB = 1024 * 1024;
 
-/** The variable's value, or a failure that says how to set it (never a skip). */
-export function requireEnv(name, why) {
-  const value = process.env[name];
-  if (!value) {
-    throw new Error(`${name} is not set: ${why}. Run the tests through \`npm test\`, which starts the devservers, `
-      + 'or start them yourself (`. scripts/devserver.sh && devserver_start`) and export the variable.');
-  }
-  return value.replace(/\/+$/, '');
-}
+export { requireEnv } from '../support/env.mjs';
 
 export async function getJson(url, init) {
   const res = await fetch(url, init);
