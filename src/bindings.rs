@@ -97,10 +97,16 @@ extern "C" {
     pub type UploadAllOptions;
 }
 
+/// The JS promise of one exported call. Generic only in its thin entry: the body is boxed, so
+/// the wrapper that turns an `UploadError` into a JS `Error` is compiled once.
 fn promise<F>(fut: F) -> Promise
 where
     F: std::future::Future<Output = Result<JsValue, UploadError>> + 'static,
 {
+    promise_boxed(Box::pin(fut))
+}
+
+fn promise_boxed(fut: crate::platform::Boxed<'static, Result<JsValue, UploadError>>) -> Promise {
     crate::platform::spawn_promise(async move { fut.await.map_err(|e| js_error(&e)) })
 }
 
