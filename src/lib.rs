@@ -23,6 +23,8 @@ pub mod limiter;
 #[cfg(feature = "full")]
 pub mod multipart;
 pub mod presigned;
+#[cfg(feature = "full")]
+pub mod resume;
 pub mod retry;
 pub mod s3_error;
 #[cfg(feature = "full")]
