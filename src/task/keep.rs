@@ -293,7 +293,7 @@ impl Uploader {
     /// Aborts the pending upload `id` (from `pendingUploads()`) in the store and forgets it.
     /// Resolves with whether there was such an upload.
     #[wasm_bindgen(js_name = discardPending, unchecked_return_type = "Promise<boolean>")]
-    pub fn discard_pending(&self, id: JsValue) -> Promise {
+    pub fn discard_pending(&self, #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue) -> Promise {
         let ops = ops_of(self);
         crate::platform::spawn_promise(async move {
             let id = id.as_string().ok_or_else(|| js_error(&UploadError::invalid_input("id", "must be a string from pendingUploads()")))?;
