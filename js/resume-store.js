@@ -2,6 +2,8 @@
 // id in one object store. Every call resolves, never rejects: where IndexedDB is missing or
 // refuses (some private modes), `all` resolves with null and the writes do nothing.
 let db;
+// The records of uploads running in this page: left out of `resumeAll`.
+const claimed = new Set();
 function open() {
   if (!db) {
     db = new Promise((ok) => {
@@ -37,7 +39,7 @@ export function resumeAll() {
     const c = s.openCursor();
     c.onsuccess = () => {
       const k = c.result;
-      if (k) { out.push([k.key, k.value]); k.continue(); }
+      if (k) { if (!claimed.has(k.key)) out.push([k.key, k.value]); k.continue(); }
     };
     return { get result() { return out; } };
   });
@@ -50,3 +52,7 @@ export function resumePut(id, text) {
 export function resumeDelete(id) {
   return run('readwrite', (s) => s.delete(id));
 }
+/** Marks `id` as running in this page. */
+export function resumeClaim(id) { claimed.add(id); }
+/** `id` no longer runs in this page. */
+export function resumeRelease(id) { claimed.delete(id); }

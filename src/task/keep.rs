@@ -37,6 +37,12 @@ extern "C" {
     fn resume_put(id: &str, text: &str) -> Promise;
     #[wasm_bindgen(js_name = resumeDelete)]
     fn resume_delete(id: &str) -> Promise;
+    /// Marks `id` as running in this page: `resumeAll` leaves it out (not pending, and not to
+    /// be resumed a second time at once).
+    #[wasm_bindgen(js_name = resumeClaim)]
+    fn claim(id: &str);
+    #[wasm_bindgen(js_name = resumeRelease)]
+    fn release(id: &str);
 }
 
 /// The validated `resume` option: `None` when off.
@@ -154,12 +160,17 @@ impl Multi {
         }
         let Some(mut r) = found else { return Ok(None) };
         let c = created_of(&r);
+        claim(&r.id());
         if r.completed_uuid.is_empty() {
             let parts = match self.ops.list(&c, signal).await {
                 Ok(Some(listed)) => with_known_etags(listed, &r.parts),
                 Ok(None) => r.parts.clone(),
-                Err(e) if e.code == ErrorCode::Aborted => return Err(e),
+                Err(e) if e.code == ErrorCode::Aborted => {
+                    release(&r.id());
+                    return Err(e);
+                }
                 Err(e) if resume::is_gone(&e) => {
+                    release(&r.id());
                     drop_stale(&self.ops, &r.id(), &r).await;
                     return Ok(None);
                 }
@@ -199,6 +210,7 @@ impl Multi {
             parts: Vec::new(),
         };
         put(&r);
+        claim(&r.id());
         *k.record.borrow_mut() = Some(r);
     }
 
@@ -225,6 +237,7 @@ impl Multi {
     /// The upload ended (verified, aborted or failed): its record is forgotten.
     pub(super) fn keep_forget(&self) {
         if let Some(r) = self.keep.as_ref().and_then(|k| k.record.borrow_mut().take()) {
+            release(&r.id());
             forget(&r.id());
         }
     }
@@ -235,6 +248,9 @@ impl Multi {
     pub(crate) async fn give_up(&self, by_user: bool) {
         if by_user || !self.mp.settings.leave_parts || self.completed.get() {
             self.keep_forget();
+        } else if let Some(r) = self.keep.as_ref().and_then(|k| k.record.borrow_mut().take()) {
+            // Kept for a later resume, in this page too.
+            release(&r.id());
         }
         self.abort_upload().await;
     }
@@ -266,8 +282,8 @@ fn ops_of(up: &Uploader) -> Option<(Ops, u64)> {
 
 #[wasm_bindgen]
 impl Uploader {
-    /// The multipart uploads a reload interrupted, from this Uploader's source: select the same
-    /// files again (`upload` or `createUpload`) to resume them. Empty when resume is off or
+    /// The multipart uploads a reload interrupted (or that failed with `leaveParts`), from this
+    /// Uploader's source, and not running in this page: select the same files again (`upload` or `createUpload`) to resume them. Empty when resume is off or
     /// IndexedDB is not usable. Records older than `resume.maxAgeMs` are aborted and dropped.
     #[wasm_bindgen(js_name = pendingUploads, unchecked_return_type = "Promise<PendingUpload[]>")]
     pub fn pending_uploads(&self) -> Promise {

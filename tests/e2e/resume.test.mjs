@@ -260,8 +260,8 @@ test('a changed file under the same name starts fresh, and the stale upload is a
   await withContext(async (context) => {
     const page = await open(context);
     await startAndStop(page, { sign: 2 }, [['same-name.bin', SIZE, 21, LM]]);
-    const stale = (await page.evaluate(() => window.H.uploader().pendingUploads()))[0];
     await reload(page);
+    const stale = (await page.evaluate(() => window.H.uploader().pendingUploads()))[0];
     const before = await counters();
     const changed = ['same-name.bin', SIZE, 22, LM + 60_000];
     const { results, after } = await uploadAgain(page, [changed]);
@@ -281,11 +281,11 @@ test('an upload aborted meanwhile starts fresh (listParts answers 404)', { timeo
     const page = await open(context);
     const file = ['aborted-meanwhile.bin', SIZE, 31, LM];
     await startAndStop(page, { sign: 2 }, [file]);
+    await reload(page);
     const [key, uploadId] = (await page.evaluate(() => window.H.uploader().pendingUploads()))[0].id.split(' ');
     await getJson(`${base}/backend/multipart/abort`, {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ uploadId, key }),
     });
-    await reload(page);
     const before = await counters();
     const { results, after } = await uploadAgain(page, [file]);
     const d = delta(before, await counters());
@@ -437,5 +437,15 @@ test('with the s3 source (signed in the browser): ListParts without ETags, the r
     await checkStored({ fileUuid: key, size: r.size }, SIZE, 91);
     assert.deepEqual(r.after, []);
     assert.deepEqual(page.errors, []);
+  });
+});
+
+test('an upload running in this page is not pending, and is not resumed twice', { timeout: TEST_TIMEOUT }, async () => {
+  await withContext(async (context) => {
+    const page = await open(context);
+    await startAndStop(page, { sign: 2 }, [['running.bin', SIZE, 101, LM]]);
+    assert.deepEqual(await page.evaluate(() => window.H.uploader().pendingUploads()), [], 'a running upload is listed as pending');
+    await reload(page);
+    assert.equal((await page.evaluate(() => window.H.uploader().pendingUploads())).length, 1, 'after a reload it is pending');
   });
 });
