@@ -41,6 +41,7 @@ import {
   Uploader as FullUploader,
   type MultipartOptions,
   type PendingUpload,
+  type ResumeOptions,
   type S3Credentials,
   type S3Options,
   type UploaderOptions as FullUploaderOptions,
@@ -220,7 +221,8 @@ export async function run(file: File, files: FileList, blob: Blob): Promise<void
   await new FullUploader(inBrowser).upload(file, { transport: "fetch" });
   await new FullUploader(withParts).uploadAll([file], { concurrency: 2 });
   // Resume after a reload (full build).
-  const resumable = new FullUploader({ ...withParts, resume: { maxAgeMs: 86_400_000 } });
+  const resume: ResumeOptions = { maxAgeMs: 86_400_000 };
+  const resumable = new FullUploader({ ...withParts, resume });
   const pending: PendingUpload[] = await resumable.pendingUploads();
   for (const p of pending) console.log(p.id, p.fileName, p.size, p.lastModified, p.type, p.bytesDone / p.size, new Date(p.startedAt));
   const discarded: boolean = await resumable.discardPending(pending[0].id);
