@@ -665,3 +665,23 @@ impl Uploader {
         crate::task::prepare(&self.source, self.multipart.as_ref(), self.put_timeout_ms, &file, &opts).map_err(|e| js_error(&e))
     }
 }
+
+#[cfg(feature = "full")]
+#[wasm_bindgen]
+impl Uploader {
+    /// The multipart uploads a reload interrupted (or that failed with `leaveParts`), from this
+    /// Uploader's source, and not running in this page: select the same files again (`upload` or
+    /// `createUpload`) to resume them. Empty when resume is off or IndexedDB is not usable. Records
+    /// older than `resume.maxAgeMs` are aborted and dropped.
+    #[wasm_bindgen(js_name = pendingUploads, unchecked_return_type = "Promise<PendingUpload[]>")]
+    pub fn pending_uploads(&self) -> Promise {
+        crate::task::keep::pending_uploads(&self.source, self.multipart.as_ref())
+    }
+
+    /// Aborts the pending upload `id` (from `pendingUploads()`) in the store and forgets it.
+    /// Resolves with whether there was such an upload.
+    #[wasm_bindgen(js_name = discardPending, unchecked_return_type = "Promise<boolean>")]
+    pub fn discard_pending(&self, #[wasm_bindgen(unchecked_param_type = "string")] id: JsValue) -> Promise {
+        crate::task::keep::discard_pending(&self.source, self.multipart.as_ref(), id)
+    }
+}

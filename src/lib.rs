@@ -24,6 +24,8 @@ pub mod limiter;
 pub mod multipart;
 pub mod presigned;
 pub mod redact;
+#[cfg(feature = "full")]
+pub mod resume;
 pub mod retry;
 pub mod s3_error;
 #[cfg(feature = "full")]

@@ -253,6 +253,11 @@ fn field_of(answer: &JsValue, key: &str) -> Field {
 }
 
 impl S3Signer {
+    /// The bucket's address (see [`S3Location::identity`]) and the key prefix.
+    pub(crate) fn identity(&self) -> String {
+        crate::text::cat(&[&self.location.identity(), " ", &self.key_prefix])
+    }
+
     /// Reads `opts.s3`. Invalid input naming the field: `s3.bucket`, `s3.region`,
     /// `s3.endpoint`, `s3.forcePathStyle`, `s3.keyPrefix`, `s3.expiresIn`, `s3.credentials`.
     pub(crate) fn read(v: &JsValue, allow_insecure_http: bool) -> Result<Self, UploadError> {

@@ -381,6 +381,12 @@ pub fn has_dot_segment(path: &str) -> bool {
 }
 
 impl S3Location {
+    /// Where the bucket's objects live, `scheme://host/prefix`: the identity a resume record
+    /// is matched by.
+    pub fn identity(&self) -> String {
+        crate::text::cat(&[&self.scheme, "://", &self.host, &self.prefix])
+    }
+
     /// Where the objects of `bucket` in `region` live.
     ///
     /// Without `endpoint`: `https://{bucket}.s3.{region}.amazonaws.com/{key}` (virtual-hosted),

@@ -31,6 +31,8 @@ mod parts;
 pub(crate) use parts::{read_multipart, MultipartCore};
 #[cfg(feature = "full")]
 use parts::Multi;
+#[cfg(feature = "full")]
+pub(crate) mod keep;
 
 /// The `multipart` option is part of the full build only; the core build has no such state.
 #[cfg(not(feature = "full"))]
@@ -40,9 +42,10 @@ pub(crate) enum MultipartCore {}
 #[cfg(not(feature = "full"))]
 pub(crate) fn read_multipart(opts: &JsValue, _signed_in_browser: bool) -> Result<Option<Rc<MultipartCore>>, UploadError> {
     let o = Opts::new(opts, "opts")?;
-    match o.raw("multipart") {
-        None => Ok(None),
-        Some(_) => Err(UploadError::invalid_input("opts.multipart", crate::error::FULL_BUILD_ONLY)),
+    match (o.raw("multipart"), o.raw("resume")) {
+        (None, None) => Ok(None),
+        (Some(_), _) => Err(UploadError::invalid_input("opts.multipart", crate::error::FULL_BUILD_ONLY)),
+        (None, Some(_)) => Err(UploadError::invalid_input("opts.resume", crate::error::FULL_BUILD_ONLY)),
     }
 }
 
@@ -272,7 +275,7 @@ impl Shared {
             Err(e) => {
                 #[cfg(feature = "full")]
                 if let Work::Multi(m) = &self.work {
-                    m.abort_upload().await;
+                    m.give_up(e.code == ErrorCode::Aborted).await;
                 }
                 self.state.set(if e.code == ErrorCode::Aborted { State::Aborted } else { State::Failed });
             }

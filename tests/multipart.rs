@@ -274,10 +274,20 @@ async fn leave_parts_skips_abort() {
     assert_eq!(get_num(&h, "aborts"), 0.0);
     let uid = get(&h, "uploadIds").unchecked_into::<Array>().get(0).as_string().unwrap();
     assert!(in_progress().await.contains(&uid), "leaveParts must leave the upload in progress");
-    // Clean up.
-    let key = get(&h, "keys").unchecked_into::<Array>().get(0).as_string().unwrap();
-    let (status, _) = post_json(&format!("{}/backend/multipart/abort", web_base()), &o(&[("uploadId", uid.as_str().into()), ("key", key.into())])).await;
-    assert_eq!(status, 200);
+    // Its resume record is kept (IndexedDB, issue 15): pending, and discardPending aborts it.
+    let pending: Array = wasm_bindgen_futures::JsFuture::from(up.pending_uploads()).await.unwrap().unchecked_into();
+    assert_eq!(pending.length(), 1, "the upload left with leaveParts is pending");
+    let p = pending.get(0);
+    assert_eq!(get_str(&p, "fileName"), "leave.bin");
+    assert_eq!(get_num(&p, "size"), (6 * MIB) as f64);
+    let id = get(&p, "id");
+    assert!(get_str(&p, "id").contains(&uid), "the id names the upload");
+    let discarded = wasm_bindgen_futures::JsFuture::from(up.discard_pending(id)).await.unwrap();
+    assert_eq!(discarded.as_bool(), Some(true));
+    assert_eq!(get_num(&h, "aborts"), 1.0, "discardPending aborts the upload");
+    assert!(!in_progress().await.contains(&uid), "a discarded upload is still in progress");
+    let pending: Array = wasm_bindgen_futures::JsFuture::from(up.pending_uploads()).await.unwrap().unchecked_into();
+    assert_eq!(pending.length(), 0, "a discarded upload is still pending");
 }
 
 async fn wait_state(task: &JsValue, want: &str) {

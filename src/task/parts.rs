@@ -67,6 +67,8 @@ pub(crate) struct MultipartCore {
     /// The backend's endpoints or callbacks; `None` with the `s3` source, which signs the
     /// multipart calls in the browser.
     pub(super) endpoints: Option<Rc<Endpoints>>,
+    /// `opts.resume`: `None` when off.
+    pub(super) resume: Option<super::keep::ResumeSettings>,
 }
 
 /// The backend's multipart endpoints or callbacks.
@@ -114,6 +116,7 @@ pub(crate) fn read_multipart(
     let Some(m) = o.object("multipart")? else {
         return Ok(None);
     };
+    let resume = super::keep::read(&o)?;
     let m = Opts::new(&m, "multipart")?;
     let settings = MultipartSettings::new(
         m.number("threshold")?,
@@ -131,6 +134,7 @@ pub(crate) fn read_multipart(
         return Ok(Some(Rc::new(MultipartCore {
             settings,
             endpoints: None,
+            resume,
         })));
     }
     let required = |k: &str| -> Result<Via, UploadError> {
@@ -151,6 +155,7 @@ pub(crate) fn read_multipart(
     Ok(Some(Rc::new(MultipartCore {
         settings,
         endpoints: Some(Rc::new(endpoints)),
+        resume,
     })))
 }
 
@@ -334,6 +339,19 @@ impl Ops {
             #[cfg(feature = "full")]
             Source::S3(s) => Some(Ops::S3(s.clone())),
             Source::Hexnode(_) => None,
+        }
+    }
+
+    /// The source's identity a resume record is matched by: the backend's `create` endpoint
+    /// (or "callbacks"), or the bucket's address.
+    pub(super) fn identity(&self) -> String {
+        match self {
+            Ops::Backend(_, e) => match &e.create {
+                Via::Url(u) => cat(&["backend ", u]),
+                Via::Func(_) => "backend callbacks".into(),
+            },
+            #[cfg(feature = "full")]
+            Ops::S3(s) => cat(&["s3 ", &s.signer.identity()]),
         }
     }
 
@@ -525,6 +543,8 @@ pub(super) struct Multi {
     pub(super) completed: Cell<bool>,
     /// `abort` was called (or is not to be).
     pub(super) abort_sent: Cell<bool>,
+    /// Resume after a reload: `None` when off or not a `File`.
+    pub(super) keep: Option<super::keep::Keep>,
 }
 
 impl Multi {
@@ -538,12 +558,16 @@ impl Multi {
         if let Some(c) = self.created.borrow().clone() {
             return Ok(c);
         }
+        if let Some(c) = self.restore(signal).await? {
+            return Ok(c);
+        }
         self.progress.emit(Phase::Presign, 0.0, 1.0);
         let c = self
             .ops
             .create(&self.file_name, &self.content_type, self.size, signal)
             .await?;
         *self.created.borrow_mut() = Some(c.clone());
+        self.keep_created(&c);
         self.progress.emit(Phase::Presign, 1.0, 1.0);
         Ok(c)
     }
@@ -610,11 +634,13 @@ impl Multi {
                             .etag
                             .filter(|e| !e.trim().is_empty())
                             .ok_or_else(|| missing_etag(part.number))?;
-                        self.ledger.borrow_mut().finish(DonePart {
+                        let done = DonePart {
                             number: part.number,
                             size: part.size(),
                             etag,
-                        });
+                        };
+                        self.keep_part(&done);
+                        self.ledger.borrow_mut().finish(done);
                         self.emit_upload();
                         return Ok(());
                     }
@@ -711,6 +737,9 @@ impl Multi {
         resumed: bool,
     ) -> Result<(String, Option<String>), UploadError> {
         let c = self.create(signal).await?;
+        if let Some(done) = self.resumed_done() {
+            return Ok(done);
+        }
         if resumed {
             if let Some(listed) = self.ops.list(&c, signal).await? {
                 let listed = with_known_etags(listed, &self.ledger.borrow().finished());
@@ -733,6 +762,7 @@ impl Multi {
         // From here on a pause no longer stops anything: only the caller's signal does.
         let done = self.ops.complete(&c, &parts, user).await?;
         self.completed.set(true);
+        self.keep_completed(&done);
         Ok(done)
     }
 
@@ -827,7 +857,9 @@ impl Multi {
         };
         let size = raw as u64;
         let part_size = mp.settings.part_size_for(size)?;
+        let keep = super::keep::Keep::new(mp, &ops, blob);
         Ok(Some(Rc::new(Multi {
+            keep,
             plan: crate::multipart::plan(size, part_size),
             ops,
             source: source.clone(),
@@ -865,6 +897,7 @@ impl Multi {
             .await
             .map_err(crate::flow::verify_error)?;
         m.progress.emit(Phase::Verify, 1.0, 1.0);
+        m.keep_forget();
         Ok(upload_result(Uploaded {
             presigned: Presigned {
                 url: String::new(),

@@ -41,6 +41,8 @@ import init, {
 import {
   Uploader as FullUploader,
   type MultipartOptions,
+  type PendingUpload,
+  type ResumeOptions,
   type S3Credentials,
   type S3Options,
   type UploaderOptions as FullUploaderOptions,
@@ -221,6 +223,13 @@ export async function run(file: File, files: FileList, blob: Blob): Promise<void
   console.log(r2.fileId?.toFixed(0), r2.etag?.length);
   await new FullUploader(inBrowser).upload(file, { transport: "fetch" });
   await new FullUploader(withParts).uploadAll([file], { concurrency: 2 });
+  // Resume after a reload (full build).
+  const resume: ResumeOptions = { maxAgeMs: 86_400_000 };
+  const resumable = new FullUploader({ ...withParts, resume });
+  const pending: PendingUpload[] = await resumable.pendingUploads();
+  for (const p of pending) console.log(p.id, p.fileName, p.size, p.lastModified, p.type, p.bytesDone / p.size, new Date(p.startedAt));
+  const discarded: boolean = await resumable.discardPending(pending[0].id);
+  console.log(discarded, new FullUploader({ ...withParts, resume: false }));
   await new Uploader({ presign: "/p" }).upload(file, null);
 
   // A pausable task.

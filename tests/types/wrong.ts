@@ -45,5 +45,6 @@ export async function wrong(file: File, url: string): Promise<void> {
   new Uploader({ s3: { bucket: "uploads" } }); // wrong: s3 needs region and credentials
   new Uploader({ presign: "/p", multipart: { threshold: 1 } }); // wrong: multipart is in presigned-upload/full, not the core build
   new HexnodeClient(); // wrong: the options are required
+  new Uploader({ presign: "/p", resume: false }); // wrong: resume is in presigned-upload/full, not the core build
   console.log(n, code);
 }
