@@ -31,7 +31,7 @@ build_one() { # $1: out prefix ("" or "full/"), $2...: cargo feature flags
     node scripts/fix-dts.mjs "$out"
     if [ $mode = release ]; then
       # The JS glue is shipped minified (exports keep their names); the .d.ts says what they are.
-      for js in "$out"/presigned_upload.js "$out"/presigned_upload_bg.js; do
+      for js in "$out"/presigned_upload.js "$out"/presigned_upload_bg.js $(find "$out/snippets" -name '*.js' 2>/dev/null); do
         [ -f "$js" ] || continue
         node_modules/.bin/esbuild --minify --format=esm --log-level=warning "$js" --outfile="$js.min" && mv "$js.min" "$js"
       done

@@ -4,7 +4,7 @@
 // decision (raise the budget in the commit that needs it, and say why) and never an accident.
 // Deterministic: sizes of files, no timing. Needs a release `scripts/build.sh` (npm test runs it).
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -26,10 +26,21 @@ test('the measured build is a release build', () => {
   assert.equal(JSON.parse(readFileSync(info, 'utf8')).mode, 'release', 'dist/ holds a dev build: sizes say nothing about the package');
 });
 
+/** The JS snippets wasm-bindgen ships beside an entry (`<dir>/snippets/…`): part of what a page loads. */
+function snippetsOf(files) {
+  const dir = files[0].slice(0, files[0].lastIndexOf('/'));
+  const root = join(ROOT, dir, 'snippets');
+  if (!existsSync(root)) return [];
+  return readdirSync(root, { recursive: true })
+    .map((f) => `${dir}/snippets/${String(f).split('\\').join('/')}`)
+    .filter((f) => f.endsWith('.js'))
+    .sort();
+}
+
 for (const [build, b] of Object.entries(budgets.builds)) {
   for (const [entry, files] of Object.entries(b.entries)) {
     test(`${entry} (${build}) is within its gzip budget of ${b.budget} B`, () => {
-      const parts = files.map((f) => [f, gz(f)]);
+      const parts = [...files, ...snippetsOf(files)].map((f) => [f, gz(f)]);
       const total = parts.reduce((s, [, n]) => s + n, 0);
       const detail = parts.map(([f, n]) => `${f} ${n} B`).join(', ');
       const diff = total - b.budget;
