@@ -279,7 +279,8 @@ async fn network_or_cors(url: &str, probe: bool) -> UploadError {
         ErrorCode::Network,
         "The PUT to the store failed before any answer could be read: check the URL's host and port, and that the store is up.",
     );
-    if !probe {
+    // Outside a browser nothing hides an answer: a bare failure is the network's (host, port).
+    if !probe || !platform::in_browser() {
         return network;
     }
     if transport::origin_reachable(url).await {
