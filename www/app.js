@@ -1,12 +1,13 @@
 // Demo admin-portal upload page for presigned-upload. The upload form is the package's
 // <presigned-upload-form> element; the connection settings and the deploy/delete panel are the page's.
-// It uses the built package as a plain page would: the import map in index.html resolves the
-// entries, and the page gives the element its uploader, so the element loads no wasm of its own.
+// It imports the built package by path, as a plain page can (no import map: an inline one would
+// need 'unsafe-inline' under the strict CSP that /csp/ serves this page with; www/plain.html shows
+// the import-map way), and gives the element its uploader, so the element loads no wasm of its own.
 // Hexnode mode needs only the core build (presigned-upload/web); backend mode sends big files in
 // parts, which only the full build has (presigned-upload/full/web).
-import initCore, { HexnodeClient } from 'presigned-upload/web';
-import initFull, { Uploader } from 'presigned-upload/full/web';
-import 'presigned-upload/element';
+import initCore, { HexnodeClient } from '/pkg/web/presigned_upload.js';
+import initFull, { Uploader } from '/pkg/full/web/presigned_upload.js';
+import '/element.js';
 
 const MiB = 1024 * 1024;
 /** Multipart defaults ("Through backend" mode): shown and editable in the Advanced section. */

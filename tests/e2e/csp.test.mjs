@@ -38,7 +38,8 @@ const rowSelector = (name) => `[data-testid=file-row][data-name="${name}"]`;
 /** Waits until the row of `name` is done or failed, and returns its status, uuid and status text. */
 async function finished(page, name) {
   await page.waitForFunction(
-    (sel) => { const el = document.querySelector(sel); return el && ['done', 'failed', 'cancelled'].includes(el.dataset.status); },
+    // The rows live in the <presigned-upload-form>'s shadow root.
+    (sel) => { const el = document.querySelector('presigned-upload-form').shadowRoot.querySelector(sel); return el && ['done', 'failed', 'cancelled'].includes(el.dataset.status); },
     rowSelector(name),
     { timeout: 60_000, polling: 50 },
   );
