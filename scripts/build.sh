@@ -17,7 +17,9 @@ mode=release
 profile_flag=--release
 [ $mode = dev ] && profile_flag=
 target_dir="${CARGO_TARGET_DIR:-target}"
-wasm_in="$target_dir/wasm32-unknown-unknown/$mode/presigned_upload.wasm"
+profile_dir=release
+[ $mode = dev ] && profile_dir=debug
+wasm_in="$target_dir/wasm32-unknown-unknown/$profile_dir/presigned_upload.wasm"
 
 build_one() { # $1: out prefix ("" or "full/"), $2...: cargo feature flags
   local prefix=$1; shift
