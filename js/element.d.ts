@@ -39,7 +39,7 @@ export interface PresignedUploadFormEventMap {
  * Resume after a reload: when `uploader` (not a function) has `pendingUploads()`, each pending upload
  * is listed (on connect, when `uploader` is set, after `reset()`) as a row with its name, size and
  * bytes sent that asks for the file again (string `pending`, slot `{done}`), with Discard
- * (`discardPending(id)`, string `discard`). Picking or dropping the same file (name, size,
+ * (the row's `remove` button: `discardPending(id)`, string `discard`). Picking or dropping the same file (name, size,
  * lastModified, type) turns that row into its upload, and the uploader sends only the missing parts.
  */
 export class PresignedUploadForm extends HTMLElement {

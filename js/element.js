@@ -43,7 +43,7 @@ ul{list-style:none;margin:0;padding:0}
 li{display:grid;grid-template-columns:minmax(0,1.4fr) minmax(150px,1fr) 176px;grid-template-areas:"i p a" "s s a";
 align-items:center;gap:4px var(--g);padding:12px 4px;border-bottom:1px solid var(--b)}li:first-child{border-top:1px solid var(--b)}
 .i{grid-area:i;display:flex;align-items:center;gap:10px;min-width:0}:host(:not([selectable])) .c{display:none}
-.c{width:18px;height:18px;margin:0;flex:none;accent-color:var(--a)}.i>span{display:grid;min-width:0}
+.c{width:18px;height:18px;margin:0;flex:none;accent-color:var(--a)}.i>span{display:grid;min-width:0}label{display:contents}
 .n{font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .meta{display:flex;flex-wrap:wrap;gap:2px 12px}
 .p{grid-area:p;display:flex;align-items:center;gap:8px;min-width:0}
@@ -57,7 +57,7 @@ progress::-webkit-progress-bar{background:var(--b)}progress::-webkit-progress-va
 .a{justify-content:flex-start}.a:not(:has(:not([hidden]))){display:none}}`;
 
 const HTML = `<style>${CSS}</style>
-<input type="file" class="sr" tabindex="-1" data-testid="file-input">
+<label class="sr"><span data-s="pick"></span><input type="file" tabindex="-1" data-testid="file-input"></label>
 <button class="drop" part="drop-zone" data-testid="drop-zone">
 <svg aria-hidden="true" viewBox="0 0 24 24" width="32" height="32"><path fill="currentColor" d="M11 16V7.8l-2.6 2.6L7 9l5-5 5 5-1.4 1.4-2.6-2.6V16zm-7 4v-5h2v3h12v-3h2v5z"/></svg>
 <span class="title"><span data-s="drop"></span> <u data-s="choose"></u></span><span class="hint"></span></button>
@@ -65,7 +65,7 @@ const HTML = `<style>${CSS}</style>
 <button part="button cancel-all" data-testid="cancel-all" data-s="cancelAll" disabled></button></div>
 <p class="sr" aria-live="polite" data-testid="announcer"></p><ul part="list" data-testid="file-list"></ul>`;
 
-const ROW = `<div class="i"><input type="checkbox" class="c" part="checkbox" data-testid="row-select" disabled>
+const ROW = `<div class="i"><label><input type="checkbox" class="c" part="checkbox" data-testid="row-select" disabled><span class="sr"></span></label>
 <span><span class="n" part="name" data-testid="file-name"></span><span class="meta"><span data-testid="file-size"></span>
 <span data-testid="file-type"></span><span data-testid="file-via"></span><span data-testid="file-parts"></span></span></span></div>
 <div class="p"><progress part="bar" max="100" value="0" data-testid="progress"></progress><span class="pct" data-testid="progress-text" aria-hidden="true"></span></div>
@@ -93,7 +93,7 @@ function accepts(file, accept) {
 
 const same = (p, f) => p.fileName === f.name && p.size === f.size && p.lastModified === f.lastModified && p.type === f.type;
 
-let webModule; // shared by every element
+let webModule;
 
 export class PresignedUploadForm extends HTMLElement {
   static observedAttributes = ['accept', 'multiple', 'disabled', 'concurrency'];
@@ -144,7 +144,7 @@ export class PresignedUploadForm extends HTMLElement {
   set disabled(v) { this.toggleAttribute('disabled', !!v); }
 
   get results() {
-    return Object.freeze(this.#rows.filter((r) => ENDED.includes(r.st)).map((r) => (r.res ? { file: r.file, ok: true, result: r.res } : { file: r.file, ok: false, error: r.err })));
+    return Object.freeze(this.#rows.filter((r) => ENDED.includes(r.st)).map(({ file, res, err }) => (res ? { file, ok: true, result: res } : { file, ok: false, error: err })));
   }
 
   get selected() { return this.#rows.filter((r) => r.sel && this.#selectable(r)).map((r) => r.res); }
@@ -231,7 +231,6 @@ export class PresignedUploadForm extends HTMLElement {
     const t = (k, v) => this.#t(k, v);
     input.accept = this.getAttribute('accept') || '';
     input.multiple = this.hasAttribute('multiple');
-    input.setAttribute('aria-label', t('pick'));
     input.disabled = drop.disabled = this.disabled;
     for (const el of this.shadowRoot.querySelectorAll('[data-s]:not(li *)')) el.textContent = t(el.dataset.s);
     drop.querySelector('.hint').textContent = input.multiple ? t('hintMany', { n: this.#limit() }) : t('hintOne');
@@ -270,8 +269,7 @@ export class PresignedUploadForm extends HTMLElement {
   #selectable(r) { return r.st === 'done' && r.res?.fileId != null; }
 
   #selection() {
-    const selectable = this.#rows.filter((r) => this.#selectable(r)).length;
-    this.#emit('selection-change', { selected: this.selected, selectable });
+    this.#emit('selection-change', { selected: this.selected, selectable: this.#rows.filter((r) => this.#selectable(r)).length });
   }
 
   #row(r) {
@@ -319,7 +317,7 @@ export class PresignedUploadForm extends HTMLElement {
     via.textContent = r.up ? t(r.up.deployFile ? 'viaApi' : 'viaBackend') : '';
     parts.textContent = r.parts ? t('parts', { n: r.parts }) : '';
     parts.hidden = !r.parts;
-    sel.setAttribute('aria-label', t('select'));
+    sel.nextSibling.textContent = t('select');
     r.ui.bar.setAttribute('aria-label', t('progress'));
     if (failed || r.st === 'refused') {
       const msg = String(e?.message || e);
@@ -347,14 +345,11 @@ export class PresignedUploadForm extends HTMLElement {
     }
     sel.disabled = !this.#selectable(r);
     if (sel.disabled) r.sel = sel.checked = false;
-    if (focused && li.contains(focused) && (focused.hidden || focused.disabled)) this.#focusIn(li);
+    if (li.contains(focused) && (focused.hidden || focused.disabled)) this.#focusIn(li);
     if (tell) this.#say(r.file.name + ': ' + st.textContent);
   }
 
-  #focusIn(li) {
-    const b = li && [...li.querySelectorAll('button')].find((x) => !x.hidden && !x.disabled);
-    (b || this.#ui.drop).focus();
-  }
+  #focusIn(li) { (li?.querySelector('button:not([hidden],:disabled)') || this.#ui.drop).focus(); }
 
   #summary() {
     const rows = this.#rows;
