@@ -1,7 +1,11 @@
 // Types of `presigned-upload/element`: importing it defines <presigned-upload-form>.
 import type { HexnodeClient, Uploader, UploadError, UploadResult } from "presigned-upload/web";
 
-/** What the element can upload with: an `Uploader` or a `HexnodeClient` (from either entry). */
+/**
+ * What the element can upload with: an `Uploader` or a `HexnodeClient` (from either entry). An
+ * `Uploader` of the full build also has `pendingUploads()` and `discardPending(id)`: the element then
+ * shows the uploads a reload interrupted (see `PresignedUploadForm`).
+ */
 export type FormUploader = Pick<Uploader, "upload"> | Pick<HexnodeClient, "upload">;
 
 /** One finished file, in list order. Cancelled and refused files are `ok: false`. */
@@ -31,6 +35,12 @@ export interface PresignedUploadFormEventMap {
  * `max-size` (bytes), `max-files`, `concurrency` (default 3), `multiple`, `disabled`, `selectable`,
  * and `multipart-threshold` / `part-size` (bytes: which files the given uploader sends in parts, so
  * that their rows offer Pause/Resume and show the part count).
+ *
+ * Resume after a reload: when `uploader` (not a function) has `pendingUploads()`, each pending upload
+ * is listed (on connect, when `uploader` is set, after `reset()`) as a row with its name, size and
+ * bytes sent that asks for the file again (string `pending`, slot `{done}`), with Discard
+ * (the row's `remove` button: `discardPending(id)`, string `discard`). Picking or dropping the same file (name, size,
+ * lastModified, type) turns that row into its upload, and the uploader sends only the missing parts.
  */
 export class PresignedUploadForm extends HTMLElement {
   /** Wins over `presign`/`verify`. A function is called as each upload starts (a throw fails that file). */
@@ -44,7 +54,7 @@ export class PresignedUploadForm extends HTMLElement {
   readonly selected: UploadResult[];
   /** Adds files as the picker and a drop do. */
   addFiles(files: FileList | File[]): void;
-  /** Removes every finished row. */
+  /** Removes every finished row, then lists the pending uploads again. */
   reset(): void;
   /** Ticks or clears every selectable row. */
   selectAll(on: boolean): void;

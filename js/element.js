@@ -9,13 +9,14 @@ const STRINGS = {
   hintMany: 'Several files at once; up to {n} upload in parallel.', hintOne: 'One file at a time.',
   cancelAll: 'Cancel all', none: 'No files yet.', files: '{n} files', file: '{n} file',
   n_done: '{n} done', n_running: '{n} uploading', n_paused: '{n} paused', n_queued: '{n} queued',
-  n_failed: '{n} failed', n_cancelled: '{n} cancelled', n_refused: '{n} refused', n_deleted: '{n} deleted',
+  n_pending: '{n} to resume', n_failed: '{n} failed', n_cancelled: '{n} cancelled', n_refused: '{n} refused', n_deleted: '{n} deleted',
   queued: 'Queued', presign: 'Requesting upload URL…', uploading: 'Uploading…', paused: 'Paused',
   verifying: 'Verifying…', done: 'Done — file id {id}', doneNoId: 'Done (not verified)', failed: 'Failed: ',
   http: ' (HTTP {status})', cancelled: 'Cancelled', deleted: 'Deleted — file id {id}', refused: 'Refused: ',
   tooBig: '{name} is {size}, over the {max} limit.', badType: '{name} is not an accepted type ({accept}).',
   tooMany: '{name} is over the limit of {max} files.',
-  pause: 'Pause', resume: 'Resume', cancel: 'Cancel', retry: 'Retry', remove: 'Remove',
+  pause: 'Pause', resume: 'Resume', cancel: 'Cancel', retry: 'Retry', remove: 'Remove', discard: 'Discard',
+  pending: '{done} sent: select this file again to resume.',
   label: '{action} upload of {name}', select: 'Select {name}',
   progress: 'Upload progress of {name}', parts: 'multipart: {n} parts', viaApi: 'via API', viaBackend: 'via backend',
   added: '{n} files added.', addedOne: '1 file added.', waiting: 'Resumes when a slot is free',
@@ -42,7 +43,7 @@ ul{list-style:none;margin:0;padding:0}
 li{display:grid;grid-template-columns:minmax(0,1.4fr) minmax(150px,1fr) 176px;grid-template-areas:"i p a" "s s a";
 align-items:center;gap:4px var(--g);padding:12px 4px;border-bottom:1px solid var(--b)}li:first-child{border-top:1px solid var(--b)}
 .i{grid-area:i;display:flex;align-items:center;gap:10px;min-width:0}:host(:not([selectable])) .c{display:none}
-.c{width:18px;height:18px;margin:0;flex:none;accent-color:var(--a)}.i>span{display:grid;min-width:0}
+.c{width:18px;height:18px;margin:0;flex:none;accent-color:var(--a)}.i>span{display:grid;min-width:0}label{display:contents}
 .n{font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .meta{display:flex;flex-wrap:wrap;gap:2px 12px}
 .p{grid-area:p;display:flex;align-items:center;gap:8px;min-width:0}
@@ -50,13 +51,13 @@ progress{flex:1;min-width:0;height:10px;appearance:none;border:0;border-radius:5
 progress::-webkit-progress-bar{background:var(--b)}progress::-webkit-progress-value{background:currentColor}progress::-moz-progress-bar{background:currentColor}
 .pct{font-variant-numeric:tabular-nums;width:4ch;text-align:right}.st{grid-area:s;overflow-wrap:anywhere}
 .done{--c:var(--ok)}.failed,.refused{--c:var(--no)}.paused{--c:var(--w)}.cancelled,.deleted{--c:var(--m)}
-li progress,.st{color:var(--c,var(--m))}.done .st,.paused .st{font-weight:600}li progress{color:var(--c,var(--a))}
+.st{color:var(--c,var(--m))}.done .st,.paused .st{font-weight:600}li progress{color:var(--c,var(--a))}
 .deleted .n{text-decoration:line-through}.a{grid-area:a;display:flex;gap:8px;justify-content:flex-end}
 @container (max-width:560px){li{grid-template-columns:minmax(0,1fr);grid-template-areas:"i" "p" "s" "a";gap:6px}
 .a{justify-content:flex-start}.a:not(:has(:not([hidden]))){display:none}}`;
 
 const HTML = `<style>${CSS}</style>
-<label for="f" class="sr" data-s="pick"></label><input type="file" id="f" class="sr" tabindex="-1" data-testid="file-input">
+<label class="sr"><span data-s="pick"></span><input type="file" tabindex="-1" data-testid="file-input"></label>
 <button class="drop" part="drop-zone" data-testid="drop-zone">
 <svg aria-hidden="true" viewBox="0 0 24 24" width="32" height="32"><path fill="currentColor" d="M11 16V7.8l-2.6 2.6L7 9l5-5 5 5-1.4 1.4-2.6-2.6V16zm-7 4v-5h2v3h12v-3h2v5z"/></svg>
 <span class="title"><span data-s="drop"></span> <u data-s="choose"></u></span><span class="hint"></span></button>
@@ -64,9 +65,9 @@ const HTML = `<style>${CSS}</style>
 <button part="button cancel-all" data-testid="cancel-all" data-s="cancelAll" disabled></button></div>
 <p class="sr" aria-live="polite" data-testid="announcer"></p><ul part="list" data-testid="file-list"></ul>`;
 
-const ROW = `<div class="i"><input type="checkbox" class="c" part="checkbox" data-testid="row-select" disabled><label class="sr"></label>
+const ROW = `<div class="i"><label><input type="checkbox" class="c" part="checkbox" data-testid="row-select" disabled><span class="sr"></span></label>
 <span><span class="n" part="name" data-testid="file-name"></span><span class="meta"><span data-testid="file-size"></span>
-<span data-testid="file-type"></span><span class="via" data-testid="file-via"></span><span class="parts" data-testid="file-parts"></span></span></span></div>
+<span data-testid="file-type"></span><span data-testid="file-via"></span><span data-testid="file-parts"></span></span></span></div>
 <div class="p"><progress part="bar" max="100" value="0" data-testid="progress"></progress><span class="pct" data-testid="progress-text" aria-hidden="true"></span></div>
 <p class="st" part="status" data-testid="file-status"></p><div class="a">
 <button part="button pause" data-testid="pause" data-s="pause"></button><button part="button cancel" data-testid="cancel" data-s="cancel"></button>
@@ -90,7 +91,9 @@ function accepts(file, accept) {
   });
 }
 
-let webModule; // the one import + init() of presigned-upload/web, shared by every element on the page
+const same = (p, f) => p.fileName === f.name && p.size === f.size && p.lastModified === f.lastModified && p.type === f.type;
+
+let webModule;
 
 export class PresignedUploadForm extends HTMLElement {
   static observedAttributes = ['accept', 'multiple', 'disabled', 'concurrency'];
@@ -112,7 +115,7 @@ export class PresignedUploadForm extends HTMLElement {
     ui.drop.onclick = () => ui.input.click();
     ui.input.onchange = () => { this.addFiles(ui.input.files); ui.input.value = ''; };
     ui.all.onclick = () => { for (const r of this.#rows) this.#cancel(r); };
-    // The zone's children take no pointer events, so enter and leave come from the zone alone.
+    // Its children take no pointer events: enter and leave are the zone's.
     ui.drop.ondragenter = ui.drop.ondragover = ui.drop.ondragleave = ui.drop.ondrop = (e) => {
       e.preventDefault();
       ui.drop.classList.toggle('dragover', /^drag(en|ov)/.test(e.type));
@@ -121,17 +124,18 @@ export class PresignedUploadForm extends HTMLElement {
   }
 
   connectedCallback() {
-    // A property set before the element was defined is an own property that shadows the setter.
+    // A property set before define() shadows the setter.
     for (const p of ['uploader', 'strings']) {
       if (Object.hasOwn(this, p)) { const v = this[p]; delete this[p]; this[p] = v; }
     }
     this.#sync();
+    this.#pending();
   }
 
   attributeChangedCallback() { this.#sync(); this.#pump(); }
 
   get uploader() { return this.#uploader; }
-  set uploader(v) { this.#uploader = v; this.#sync(); }
+  set uploader(v) { this.#uploader = v; this.#sync(); this.#pending(); }
 
   get strings() { return { ...this.#strings }; }
   set strings(v) { this.#strings = { ...STRINGS, ...v }; this.#sync(); }
@@ -140,7 +144,7 @@ export class PresignedUploadForm extends HTMLElement {
   set disabled(v) { this.toggleAttribute('disabled', !!v); }
 
   get results() {
-    return Object.freeze(this.#rows.filter((r) => ENDED.includes(r.st)).map((r) => (r.res ? { file: r.file, ok: true, result: r.res } : { file: r.file, ok: false, error: r.err })));
+    return Object.freeze(this.#rows.filter((r) => ENDED.includes(r.st)).map(({ file, res, err }) => (res ? { file, ok: true, result: res } : { file, ok: false, error: err })));
   }
 
   get selected() { return this.#rows.filter((r) => r.sel && this.#selectable(r)).map((r) => r.res); }
@@ -151,16 +155,17 @@ export class PresignedUploadForm extends HTMLElement {
   }
 
   markDeleted(results) {
-    const ids = new Set([...results].map((r) => (r && r.fileUuid) || r));
-    for (const r of this.#rows) if (r.st === 'done' && ids.has(r.res.fileUuid)) { r.st = 'deleted'; r.sel = false; this.#render(r); }
+    const ids = new Set([...results].map((r) => r?.fileUuid || r));
+    for (const r of this.#rows) if (r.st === 'done' && ids.has(r.res.fileUuid)) { r.st = 'deleted'; this.#render(r); }
     this.#summary();
     this.#selection();
   }
 
   reset() {
     const had = this.shadowRoot.activeElement;
-    for (const r of [...this.#rows]) if (ENDED.includes(r.st)) this.#remove(r, false);
+    for (const r of [...this.#rows]) if (ENDED.includes(r.st)) this.#remove(r);
     if (had && !had.isConnected) this.#ui.drop.focus();
+    this.#pending();
   }
 
   addFiles(list) {
@@ -173,12 +178,12 @@ export class PresignedUploadForm extends HTMLElement {
     let added = 0;
     const said = [];
     for (const file of files) {
-      const r = { file, st: 'queued', pct: 0, sent: 0, phases: [], parts: 0 };
       const v = { name: file.name, accept, size: formatSize(file.size), max: formatSize(maxSize) };
-      const why = maxFiles && this.#rows.filter((x) => x.st !== 'refused').length >= maxFiles ? this.#t('tooMany', { ...v, max: maxFiles })
+      const why = maxFiles && this.#rows.filter((x) => x.st !== 'refused' && !x.pend).length >= maxFiles ? this.#t('tooMany', { ...v, max: maxFiles })
         : !accepts(file, accept) ? this.#t('badType', v) : maxSize && file.size > maxSize ? this.#t('tooBig', v) : '';
-      r.ui = this.#row(r);
-      this.#rows.push(r);
+      // A pending row's file: that row resumes.
+      const r = this.#rows.find((x) => x.pend && same(x.pend, file)) || this.#row({ file, sent: 0, phases: [], parts: 0 });
+      Object.assign(r, { file, st: 'queued', pct: 0, pend: null });
       if (why) {
         r.st = 'refused';
         r.err = uploadError(why);
@@ -195,6 +200,16 @@ export class PresignedUploadForm extends HTMLElement {
     this.#pump();
   }
 
+  // A row per upload a reload interrupted (full build).
+  async #pending() {
+    const list = await this.#uploader?.pendingUploads?.().catch(() => []);
+    for (const r of this.#rows.filter((x) => x.pend)) this.#remove(r);
+    for (const p of list || []) {
+      if (!this.#rows.some((x) => same(p, x.file))) this.#render(this.#row({ file: { name: p.fileName, ...p }, pend: p, st: 'pending', pct: (p.bytesDone / p.size) * 100 || 0, phases: [] }));
+    }
+    this.#summary();
+  }
+
   #t(key, vars = {}) {
     return String(this.#strings[key] ?? STRINGS[key]).replace(/\{(\w+)\}/g, (m, k) => (k in vars ? vars[k] : m));
   }
@@ -202,16 +217,12 @@ export class PresignedUploadForm extends HTMLElement {
   #num(name) { const v = Number(this.getAttribute(name)); return v > 0 ? v : 0; }
 
   #emit(type, detail, file) {
-    const e = new CustomEvent(type, { detail, bubbles: true, composed: true });
-    e.file = file;
-    this.dispatchEvent(e);
+    this.dispatchEvent(Object.assign(new CustomEvent(type, { detail, bubbles: true, composed: true }), { file }));
   }
-
-  #tell(r) { this.#say(r.file.name + ': ' + r.ui.st.textContent); }
 
   #say(text) {
     const el = this.#ui.say;
-    el.textContent = ''; // the same text set again is not read again by every screen reader
+    el.textContent = ''; // so that the same text is read again
     requestAnimationFrame(() => { el.textContent = text; });
   }
 
@@ -221,7 +232,7 @@ export class PresignedUploadForm extends HTMLElement {
     input.accept = this.getAttribute('accept') || '';
     input.multiple = this.hasAttribute('multiple');
     input.disabled = drop.disabled = this.disabled;
-    for (const el of this.shadowRoot.querySelectorAll('[data-s]')) if (!el.closest('li')) el.textContent = t(el.dataset.s);
+    for (const el of this.shadowRoot.querySelectorAll('[data-s]:not(li *)')) el.textContent = t(el.dataset.s);
     drop.querySelector('.hint').textContent = input.multiple ? t('hintMany', { n: this.#limit() }) : t('hintOne');
     list.setAttribute('aria-label', t('list'));
     for (const r of this.#rows) this.#render(r);
@@ -251,15 +262,14 @@ export class PresignedUploadForm extends HTMLElement {
 
   #parts(file, up) {
     const at = this.#num('multipart-threshold');
-    if (!at || !up || !up.createUpload || file.size < at) return 0;
+    if (!at || !up?.createUpload || file.size < at) return 0;
     return Math.ceil(file.size / (this.#num('part-size') || Math.max(8 * MiB, Math.ceil(file.size / 10000))));
   }
 
-  #selectable(r) { return r.st === 'done' && r.res && r.res.fileId != null; }
+  #selectable(r) { return r.st === 'done' && r.res?.fileId != null; }
 
   #selection() {
-    const selectable = this.#rows.filter((r) => this.#selectable(r)).length;
-    this.#emit('selection-change', { selected: this.selected, selectable });
+    this.#emit('selection-change', { selected: this.selected, selectable: this.#rows.filter((r) => this.#selectable(r)).length });
   }
 
   #row(r) {
@@ -269,18 +279,17 @@ export class PresignedUploadForm extends HTMLElement {
     li.dataset.testid = 'file-row';
     li.dataset.name = r.file.name;
     const q = (s) => li.querySelector(s);
-    const ui = { li, sel: q('input'), bar: q('progress'), pct: q('.pct'), st: q('.st'), via: q('.via'), parts: q('.parts'), b: li.querySelectorAll('button') };
+    const [size, type, via, parts] = q('.meta').children;
+    const ui = r.ui = { li, sel: q('input'), bar: q('progress'), pct: q('.pct'), st: q('.st'), via, parts, b: li.querySelectorAll('button') };
     q('.n').textContent = q('.n').title = r.file.name;
-    q('[data-testid=file-size]').textContent = formatSize(r.file.size);
-    q('[data-testid=file-type]').textContent = r.file.type || 'application/octet-stream';
-    const id = 'r' + Math.random().toString(36).slice(2);
-    ui.sel.id = id;
-    q('label').htmlFor = id;
+    size.textContent = formatSize(r.file.size);
+    type.textContent = r.file.type || 'application/octet-stream';
     ui.sel.onchange = () => { r.sel = ui.sel.checked; this.#selection(); };
-    const act = { pause: () => (r.st === 'paused' ? this.#resume(r) : this.#pause(r)), cancel: () => this.#cancel(r), retry: () => this.#retry(r), remove: () => this.#remove(r, true) };
+    const act = { pause: () => (r.st === 'paused' ? this.#resume(r) : this.#pause(r)), cancel: () => this.#cancel(r), retry: () => this.#retry(r), remove: () => (r.pend ? this.#uploader.discardPending(r.pend.id).then(() => this.#remove(r, true), (e) => this.#say(e.message || e)) : this.#remove(r, true)) };
     li.onclick = (e) => act[e.target.dataset.s]?.();
     this.#ui.list.append(li);
-    return ui;
+    this.#rows.push(r);
+    return r;
   }
 
   #setPct(r, p) {
@@ -290,7 +299,7 @@ export class PresignedUploadForm extends HTMLElement {
     r.ui.li.dataset.progress = p;
   }
 
-  #render(r) {
+  #render(r, tell) {
     const { li, sel, via, parts, st, b: [pause, cancel, retry, remove] } = r.ui;
     const t = (k, v) => this.#t(k, { name: r.file.name, ...v });
     const focused = this.shadowRoot.activeElement;
@@ -301,9 +310,9 @@ export class PresignedUploadForm extends HTMLElement {
     data('status', li.className = r.st);
     data('phases', r.phases.join(' '));
     data('parts', r.parts || null);
-    data('uuid', res && res.fileUuid);
-    data('fileId', res && res.fileId);
-    data('code', failed ? (e && e.code) || 'error' : null);
+    data('uuid', res?.fileUuid);
+    data('fileId', res?.fileId);
+    data('code', failed ? e?.code || 'error' : null);
     this.#setPct(r, r.pct);
     via.textContent = r.up ? t(r.up.deployFile ? 'viaApi' : 'viaBackend') : '';
     parts.textContent = r.parts ? t('parts', { n: r.parts }) : '';
@@ -311,50 +320,44 @@ export class PresignedUploadForm extends HTMLElement {
     sel.nextSibling.textContent = t('select');
     r.ui.bar.setAttribute('aria-label', t('progress'));
     if (failed || r.st === 'refused') {
-      const msg = String((e && e.message) || e);
+      const msg = String(e?.message || e);
       const code = document.createElement('code');
       const span = document.createElement('span');
       span.dataset.testid = 'error-message';
       span.textContent = msg;
       code.dataset.testid = 'error-code';
       code.textContent = d.code;
-      const s = e && e.status;
+      const s = e?.status;
       st.replaceChildren(...(failed ? [t('failed'), code, (s && !msg.includes(s) ? t('http', { status: s }) : '') + ' — '] : [t('refused')]), span);
     } else {
-      st.textContent = r.st === 'done' ? t(res.fileId != null ? 'done' : 'doneNoId', { id: res.fileId })
-        : t(r.st === 'deleted' ? 'deleted' : r.wait ? 'waiting' : r.st, { id: res && res.fileId });
+      st.textContent = t(r.st === 'done' && res.fileId == null ? 'doneNoId' : r.wait ? 'waiting' : r.st, { id: res?.fileId, done: formatSize(r.pend?.bytesDone) });
     }
     const live = LIVE.includes(r.st);
-    const paused = r.st === 'paused' || r.wait;
     cancel.hidden = !live;
     pause.hidden = !(r.task && r.parts > 0 && live);
     pause.disabled = !(r.st === 'paused' || (r.st === 'uploading' && r.sent < 100));
     retry.hidden = !['failed', 'cancelled'].includes(r.st);
     remove.hidden = live;
     for (const b of r.ui.b) {
-      const k = b === pause && paused ? 'resume' : b.dataset.s;
+      const k = b === pause && (r.st === 'paused' || r.wait) ? 'resume' : b === remove && r.pend ? 'discard' : b.dataset.s;
       b.textContent = t(k);
       b.setAttribute('aria-label', t('label', { action: b.textContent }));
     }
     sel.disabled = !this.#selectable(r);
     if (sel.disabled) r.sel = sel.checked = false;
-    // The focused button was hidden or disabled: focus the row's next control rather than the page.
-    if (focused && li.contains(focused) && (focused.hidden || focused.disabled)) this.#focusIn(li);
+    if (li.contains(focused) && (focused.hidden || focused.disabled)) this.#focusIn(li);
+    if (tell) this.#say(r.file.name + ': ' + st.textContent);
   }
 
-  #focusIn(li) {
-    const b = li && [...li.querySelectorAll('button')].find((x) => !x.hidden && !x.disabled);
-    (b || this.#ui.drop).focus();
-  }
+  #focusIn(li) { (li?.querySelector('button:not([hidden],:disabled)') || this.#ui.drop).focus(); }
 
   #summary() {
     const rows = this.#rows;
-    const n = (f) => rows.filter(f).length;
     const text = !rows.length ? this.#t('none')
       : [this.#t(rows.length === 1 ? 'file' : 'files', { n: rows.length }),
-        ...['done', 'running', 'paused', 'queued', 'failed', 'cancelled', 'refused', 'deleted'].map((s) => {
-          const c = n((r) => (s === 'running' ? RUN.includes(r.st) : r.st === s));
-          return c ? this.#t('n_' + s, { n: c }) : '';
+        ...Object.keys(STRINGS).filter((k) => k[1] === '_').map((k) => {
+          const c = rows.filter((r) => (k === 'n_running' ? RUN.includes(r.st) : 'n_' + r.st === k)).length;
+          return c ? this.#t(k, { n: c }) : '';
         }).filter(Boolean)].join(', ') + '.';
     if (this.#ui.sum.textContent !== text) this.#ui.sum.textContent = text;
     const all = this.#ui.all;
@@ -367,8 +370,15 @@ export class PresignedUploadForm extends HTMLElement {
     while (this.#active < this.#limit() && this.#queue.length) {
       const r = this.#queue.shift();
       if (r.st !== 'queued') continue;
-      this.#take(r);
-      if (r.wait) { this.#continue(r); continue; }
+      this.#active++;
+      r.slot = true;
+      if (r.wait) {
+        r.wait = false;
+        r.st = 'uploading';
+        r.task.resume();
+        this.#render(r, true);
+        continue;
+      }
       this.#run(r).finally(() => {
         this.#free(r);
         this.#pump();
@@ -378,7 +388,6 @@ export class PresignedUploadForm extends HTMLElement {
     this.#summary();
   }
 
-  #take(r) { this.#active++; r.slot = true; }
   #free(r) { if (r.slot) { r.slot = false; this.#active--; } }
 
   async #run(r) {
@@ -394,7 +403,7 @@ export class PresignedUploadForm extends HTMLElement {
       if (p.phase === 'upload' && p.total > 0) r.sent = (p.loaded / p.total) * 100;
       if (p.phase === 'verify') r.sent = 100;
       this.#emit('upload-progress', { file, ...p }, file);
-      if (r.st === 'paused' || r.wait) return; // stays paused until Resume, whatever a late event says
+      if (r.st === 'paused' || r.wait) return; // a late event does not unpause
       if ((sending && r.sent >= 100) || next !== r.st) { r.st = next; this.#render(r); }
       frame ||= requestAnimationFrame(() => { frame = 0; if (RUN.includes(r.st)) this.#setPct(r, r.sent); });
     };
@@ -414,38 +423,30 @@ export class PresignedUploadForm extends HTMLElement {
       this.#emit('upload-success', r.res, file);
     } catch (e) {
       r.err = e;
-      const aborted = r.stop || (e && e.code === 'aborted');
-      r.st = aborted ? 'cancelled' : 'failed';
+      r.st = r.stop || e?.code === 'aborted' ? 'cancelled' : 'failed';
       this.#emit('upload-error', e, file);
     } finally {
-      if (frame) cancelAnimationFrame(frame);
+      cancelAnimationFrame(frame);
       r.ctrl = null;
       r.wait = false;
-      if (r.task) { const task = r.task; r.task = null; if (task.free) task.free(); }
-      this.#render(r);
-      this.#tell(r);
+      r.task?.free?.();
+      r.task = null;
+      this.#render(r, true);
       this.#selection();
     }
   }
 
   #cancel(r) {
     const i = this.#queue.indexOf(r);
-    if (r.task && LIVE.includes(r.st)) {
-      if (i >= 0) this.#queue.splice(i, 1);
-      r.stop = true;
-      r.task.abort();
-    } else if (r.st === 'queued') {
-      if (i >= 0) this.#queue.splice(i, 1);
+    if (i >= 0) this.#queue.splice(i, 1);
+    r.stop = true;
+    if (r.task && LIVE.includes(r.st)) r.task.abort();
+    else if (r.st === 'queued') {
       r.st = 'cancelled';
-      r.stop = true;
-      this.#render(r);
-      this.#tell(r);
+      this.#render(r, true);
       this.#emit('upload-error', r.err = uploadError(this.#t('cancelled'), 'aborted'), r.file);
       this.#summary();
-    } else if (r.ctrl && RUN.includes(r.st)) {
-      r.stop = true;
-      r.ctrl.abort();
-    }
+    } else if (RUN.includes(r.st)) r.ctrl?.abort();
   }
 
   #pause(r) {
@@ -454,45 +455,29 @@ export class PresignedUploadForm extends HTMLElement {
     if (r.task.state !== 'paused') return; // already past the parts
     r.st = 'paused';
     this.#free(r);
-    this.#render(r);
-    this.#tell(r);
+    this.#render(r, true);
     this.#pump();
   }
 
   #resume(r) {
     if (!r.task || r.st !== 'paused') return;
-    if (this.#active < this.#limit()) {
-      this.#take(r);
-      this.#continue(r);
-    } else {
-      r.st = 'queued';
-      r.wait = true;
-      this.#queue.unshift(r);
-      this.#render(r);
-      this.#tell(r);
-    }
-    this.#summary();
-  }
-
-  #continue(r) {
-    r.wait = false;
-    r.st = 'uploading';
-    r.task.resume();
-    this.#render(r);
-    this.#tell(r);
+    r.st = 'queued';
+    r.wait = true;
+    this.#queue.unshift(r);
+    this.#pump();
+    if (r.wait) this.#render(r, true);
   }
 
   #retry(r) {
-    if (!['failed', 'cancelled'].includes(r.st)) return;
-    Object.assign(r, { st: 'queued', err: null, res: null, phases: [], stop: false, sent: 0, pct: 0 });
+    Object.assign(r, { st: 'queued', phases: [], pct: 0 }); // #run resets the rest
     this.#render(r);
     this.#queue.push(r);
     this.#pump();
   }
 
   #remove(r, focus) {
-    if (LIVE.includes(r.st)) return;
     const i = this.#rows.indexOf(r);
+    if (i < 0 || LIVE.includes(r.st)) return;
     this.#rows.splice(i, 1);
     r.ui.li.remove();
     if (focus) this.#focusIn((this.#rows[i] || this.#rows[i - 1] || {}).ui?.li);

@@ -449,3 +449,99 @@ test('an upload running in this page is not pending, and is not resumed twice', 
     assert.equal((await page.evaluate(() => window.H.uploader().pendingUploads())).length, 1, 'after a reload it is pending');
   });
 });
+
+// ---------------------------------------------------------------- the form element (item 4)
+
+/** Shows a <presigned-upload-form> (js/element.js, as the devserver serves it) whose uploader is the
+ * harness's full-build Uploader, and waits until it shows `n` rows. */
+async function showElement(page, n) {
+  await page.evaluate(async () => {
+    await import('/element.js');
+    const el = document.createElement('presigned-upload-form');
+    el.id = 'resume-form';
+    el.setAttribute('multipart-threshold', String(5 * 1048576));
+    el.setAttribute('part-size', String(5 * 1048576));
+    el.uploader = window.H.uploader();
+    document.body.append(el);
+  });
+  await page.waitForFunction((n) => document.querySelector('#resume-form').shadowRoot.querySelectorAll('li').length === n, n, { timeout: 30_000 });
+  return page.locator('#resume-form');
+}
+
+async function rowData(el) {
+  return el.locator('[data-testid=file-row]').evaluateAll((lis) => lis.map((li) => ({
+    ...li.dataset,
+    status: li.dataset.status,
+    text: li.querySelector('[data-testid=file-status]').textContent,
+    size: li.querySelector('[data-testid=file-size]').textContent,
+    buttons: [...li.querySelectorAll('button')].filter((b) => !b.hidden).map((b) => `${b.dataset.testid}: ${b.getAttribute('aria-label')}`),
+  })));
+}
+
+test('the form element shows a pending upload as a row asking for the file, and resumes it when that file is picked', { timeout: TEST_TIMEOUT }, async () => {
+  await withContext(async (context) => {
+    const seed = 111;
+    const file = ['element-resume.bin', SIZE, seed, LM];
+    const page = await open(context);
+    await startAndStop(page, { sign: 2 }, [file]);
+    await reload(page);
+    const el = await showElement(page, 1);
+    const [row] = await rowData(el);
+    assert.equal(row.status, 'pending');
+    assert.equal(row.name, file[0]);
+    assert.equal(row.size, '12.0 MiB');
+    assert.equal(row.progress, String(Math.floor((PART / SIZE) * 100)), 'the bar shows the bytes already sent');
+    assert.equal(row.text, '5.00 MiB sent: select this file again to resume.');
+    assert.deepEqual(row.buttons, [`remove: Discard upload of ${file[0]}`], 'a pending row offers Discard, and nothing else');
+    assert.match(await el.locator('[data-testid=summary]').textContent(), /^1 file, 1 to resume\.$/);
+
+    // Picked through the element's file input, as the picker does.
+    const before = await counters();
+    await page.evaluate((f) => {
+      const input = document.querySelector('#resume-form').shadowRoot.querySelector('[data-testid=file-input]');
+      const dt = new DataTransfer();
+      dt.items.add(window.H.file(...f));
+      input.files = dt.files;
+      input.dispatchEvent(new Event('change'));
+    }, file);
+    await page.waitForFunction(() => document.querySelector('#resume-form').shadowRoot.querySelector('li').dataset.status === 'done', null, { timeout: 60_000 });
+    const d = delta(before, await counters());
+    const [done] = await rowData(el);
+    assert.equal(await el.locator('[data-testid=file-row]').count(), 1, 'the pending row became the upload row, no second row');
+    assert.equal(done.parts, '3');
+    assert.equal(d.put, 2, `only the 2 missing parts are sent (${JSON.stringify(d)})`);
+    assert.equal(d.sign_part, 2);
+    assert.equal(d.create, 0, 'the upload is resumed, not created again');
+    assert.equal(d.list, 1);
+    assert.equal(d.complete, 1);
+    assert.equal(d.abort, 0);
+    assert.equal(d.verify, 1);
+    const result = await page.evaluate(() => document.querySelector('#resume-form').results[0].result);
+    assert.equal(result.fileUuid, done.uuid);
+    await checkStored(result, SIZE, seed);
+    assert.deepEqual(await page.evaluate(() => window.H.uploader().pendingUploads()), []);
+    assert.deepEqual(page.errors, []);
+  });
+});
+
+test('the form element: Discard on a pending row aborts the upload and removes the row', { timeout: TEST_TIMEOUT }, async () => {
+  await withContext(async (context) => {
+    const page = await open(context);
+    await startAndStop(page, { sign: 2 }, [['element-discard.bin', SIZE, 121, LM]]);
+    await reload(page);
+    const pending = await page.evaluate(() => window.H.uploader().pendingUploads());
+    assert.equal(pending.length, 1);
+    const el = await showElement(page, 1);
+    const before = await counters();
+    await el.getByRole('button', { name: 'Discard upload of element-discard.bin' }).click();
+    await page.waitForFunction(() => document.querySelector('#resume-form').shadowRoot.querySelectorAll('li').length === 0, null, { timeout: 30_000 });
+    const d = delta(before, await counters());
+    assert.equal(d.abort, 1, `the upload is aborted (${JSON.stringify(d)})`);
+    assert.equal(d.put + d.create + d.complete, 0);
+    const uploadId = pending[0].id.split(' ')[1];
+    assert.equal((await counters()).uploads.some((u) => u.uploadId === uploadId), false, 'the upload is still in the store');
+    assert.deepEqual(await page.evaluate(() => window.H.uploader().pendingUploads()), []);
+    assert.equal(await el.locator('[data-testid=summary]').textContent(), 'No files yet.');
+    assert.deepEqual(page.errors, []);
+  });
+});
