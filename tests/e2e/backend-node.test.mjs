@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { launchChromium } from '../support/chromium.mjs';
 import { devConfig, getJson, MiB, requireEnv, startBackend, stopBackends, stats } from '../node/support.mjs';
+import { sha256 } from '../support/env.mjs';
 
 let browser;
 let cfg;
@@ -25,8 +26,6 @@ after(async () => {
   if (browser) await browser.close();
   stopBackends();
 });
-
-const sha256 = (buf) => createHash('sha256').update(buf).digest('hex');
 
 test('the demo\'s "Through backend" mode uploads through examples/backend-node', { timeout: 180_000 }, async () => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });

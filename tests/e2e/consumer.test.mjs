@@ -19,7 +19,7 @@ import { dirname, join, posix, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { launchChromium } from '../support/chromium.mjs';
-import { requireEnv } from '../support/env.mjs';
+import { getJson, requireEnv, sha256 } from '../support/env.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const APP_FIXTURE = join(ROOT, 'tests/consumer-app');
@@ -116,15 +116,6 @@ async function stopChild(child) {
   const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
   await exited;
   clearTimeout(timer);
-}
-
-const sha256 = (buf) => createHash('sha256').update(buf).digest('hex');
-
-async function getJson(url) {
-  const res = await fetch(url);
-  const text = await res.text();
-  assert.ok(res.ok, `GET ${url} answered HTTP ${res.status}: ${text}`);
-  return JSON.parse(text);
 }
 
 async function assertStored(base, uuid, bytes, what) {

@@ -10,7 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { launchChromium } from '../support/chromium.mjs';
-import { requireEnv } from '../support/env.mjs';
+import { getJson, requireEnv, sha256 } from '../support/env.mjs';
 
 const TEST_TIMEOUT = 120_000;
 
@@ -25,14 +25,6 @@ after(async () => {
   if (browser) await browser.close();
 });
 
-async function getJson(url) {
-  const res = await fetch(url);
-  const text = await res.text();
-  assert.ok(res.ok, `GET ${url} answered HTTP ${res.status}: ${text}`);
-  return JSON.parse(text);
-}
-
-const sha256 = (buf) => createHash('sha256').update(buf).digest('hex');
 const rowSelector = (name) => `[data-testid=file-row][data-name="${name}"]`;
 
 /** Waits until the row of `name` is done or failed, and returns its status, uuid and status text. */

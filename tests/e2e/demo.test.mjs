@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium } from '../support/chromium.mjs';
-import { requireEnv } from '../support/env.mjs';
+import { getJson, requireEnv, sha256 } from '../support/env.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const OUT_DIR = join(ROOT, 'test-output');
@@ -37,15 +37,6 @@ after(async () => {
 });
 
 // ---------------------------------------------------------------- helpers
-
-const sha256 = (buf) => createHash('sha256').update(buf).digest('hex');
-
-async function getJson(url, init) {
-  const res = await fetch(url, init);
-  const text = await res.text();
-  assert.ok(res.ok, `${init?.method ?? 'GET'} ${url} answered HTTP ${res.status}: ${text}`);
-  return JSON.parse(text);
-}
 
 const stats = (base) => getJson(`${base}/__dev/stats`);
 const multipart = (base) => getJson(`${base}/__dev/multipart`); // { uploads: [{uploadId, key, parts}], counters }

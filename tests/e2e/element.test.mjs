@@ -14,7 +14,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium } from '../support/chromium.mjs';
-import { requireEnv } from '../support/env.mjs';
+import { getJson, requireEnv, sha256 } from '../support/env.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const OUT_DIR = join(ROOT, 'test-output');
@@ -32,14 +32,6 @@ after(async () => {
   if (browser) await browser.close();
 });
 
-const sha256 = (buf) => createHash('sha256').update(buf).digest('hex');
-
-async function getJson(url) {
-  const res = await fetch(url);
-  const text = await res.text();
-  assert.ok(res.ok, `GET ${url} answered HTTP ${res.status}: ${text}`);
-  return JSON.parse(text);
-}
 const stats = (base) => getJson(`${base}/__dev/stats`);
 const storedObject = (base, uuid) => getJson(`${base}/__dev/object/${encodeURIComponent(uuid)}`);
 

@@ -14,6 +14,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { launchChromium } from '../support/chromium.mjs';
+import { getJson, sha256 } from '../support/env.mjs';
 
 const MiB = 1024 * 1024;
 const PART = 5 * MiB;
@@ -39,13 +40,6 @@ after(async () => {
 
 // ---------------------------------------------------------------- helpers
 
-async function getJson(url, init) {
-  const res = await fetch(url, init);
-  const text = await res.text();
-  assert.ok(res.ok, `${init?.method ?? 'GET'} ${url} answered HTTP ${res.status}: ${text}`);
-  return JSON.parse(text);
-}
-
 /** The counters this test reads: store PUTs, API verifies and the backend's multipart calls. */
 async function counters() {
   const [s, m] = await Promise.all([getJson(`${base}/__dev/stats`), getJson(`${base}/__dev/multipart`)]);
@@ -68,8 +62,6 @@ function bytesOf(size, seed) {
   }
   return b;
 }
-const sha256 = (buf) => createHash('sha256').update(buf).digest('hex');
-
 /** Installs the harness in the page: `H.uploader(opts)`, `H.file(...)`, `H.hung`. */
 async function harness(page) {
   await page.evaluate(async () => {

@@ -9,14 +9,10 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const MiB = 1024 * 1024;
 
-export { requireEnv } from '../support/env.mjs';
+import { getJson, requireEnv } from '../support/env.mjs';
 
-export async function getJson(url, init) {
-  const res = await fetch(url, init);
-  const text = await res.text();
-  assert.ok(res.ok, `${init?.method ?? 'GET'} ${url} answered HTTP ${res.status}: ${text}`);
-  return JSON.parse(text);
-}
+export { getJson, requireEnv };
+
 
 /** The devserver's /config.json, with `web` added: api_base, api_key, s3_endpoint... */
 export async function devConfig(web) {
